@@ -1,0 +1,156 @@
+//! Tracking storage.
+//!
+//! [`TrackingStore`] is the one interface the server, the CLI and the projects runner use
+//! to read and write experiments, runs, metrics and logged models. [`sql::SqlStore`]
+//! implements it on MLflow's own SQL schema (SQLite today; PostgreSQL and MySQL are a
+//! [`sql::Dialect`] away); `ferroflow-client` implements it over MLflow's REST API.
+
+pub mod sql;
+
+use async_trait::async_trait;
+use ferroflow_core::entities::{
+    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
+    ModelOutput, Page, Param, Run, RunInfo, RunStatus, Tag, ViewType,
+};
+use ferroflow_core::Result;
+use futures_util::stream::BoxStream;
+
+/// What a new run starts with.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRun {
+    pub experiment_id: String,
+    pub user_id: Option<String>,
+    pub run_name: Option<String>,
+    pub start_time: Option<i64>,
+    pub tags: Vec<Tag>,
+}
+
+/// A run search. `filter` and `order_by` are the MLflow search strings.
+#[derive(Debug, Clone)]
+pub struct RunSearch {
+    pub experiment_ids: Vec<String>,
+    pub filter: String,
+    pub view: ViewType,
+    pub max_results: i64,
+    pub order_by: Vec<String>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExperimentSearch {
+    pub filter: String,
+    pub view: ViewType,
+    pub max_results: i64,
+    pub order_by: Vec<String>,
+    pub page_token: Option<String>,
+}
+
+/// A run update: any of status, end time and name.
+#[derive(Debug, Clone, Default)]
+pub struct RunUpdate {
+    pub status: Option<RunStatus>,
+    pub end_time: Option<i64>,
+    pub run_name: Option<String>,
+}
+
+/// A logged batch of metrics, params and tags for one run.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub metrics: Vec<Metric>,
+    pub params: Vec<Param>,
+    pub tags: Vec<Tag>,
+}
+
+/// A page of a metric's history. `next_page_token` is set when `max_results` cut it short.
+pub struct MetricHistory {
+    pub metrics: BoxStream<'static, Result<Metric>>,
+    /// Resolved once the stream is exhausted: a token when more points remain.
+    pub next_page_token: tokio::sync::oneshot::Receiver<Option<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateLoggedModel {
+    pub experiment_id: String,
+    pub name: Option<String>,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    pub params: Vec<Param>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoggedModelSearch {
+    pub experiment_ids: Vec<String>,
+    pub filter: String,
+    /// `(field, ascending)` pairs, as `logged-models/search` sends them.
+    pub order_by: Vec<(String, bool)>,
+    pub max_results: i64,
+    pub page_token: Option<String>,
+}
+
+/// What `gc` may remove: runs and experiments in the `deleted` stage.
+#[derive(Debug, Clone, Default)]
+pub struct Garbage {
+    pub runs: Vec<RunInfo>,
+    pub experiment_ids: Vec<String>,
+}
+
+/// Everything the tracking API needs from a store.
+#[async_trait]
+pub trait TrackingStore: Send + Sync + 'static {
+    // ---- experiments ----
+    async fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: Vec<Tag>) -> Result<String>;
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
+    async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>>;
+    async fn search_experiments(&self, search: ExperimentSearch) -> Result<Page<Experiment>>;
+    async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()>;
+    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> Result<()>;
+    async fn set_experiment_tag(&self, experiment_id: &str, tag: Tag) -> Result<()>;
+    async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
+
+    // ---- runs ----
+    async fn create_run(&self, req: CreateRun) -> Result<Run>;
+    async fn get_run(&self, run_id: &str) -> Result<Run>;
+    async fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo>;
+    async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> Result<()>;
+    async fn log_batch(&self, run_id: &str, batch: Batch) -> Result<()>;
+    async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
+    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()>;
+    async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()>;
+    async fn search_runs(&self, search: RunSearch) -> Result<Page<Run>>;
+    async fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: Option<i64>,
+        page_token: Option<String>,
+    ) -> Result<MetricHistory>;
+    /// Points of `key` for several runs with `start_step <= step <= end_step`, at most
+    /// `max_results` per run, evenly sampled over the steps when there are more.
+    async fn metric_history_bulk_interval(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        start_step: Option<i64>,
+        end_step: Option<i64>,
+        max_results: i64,
+    ) -> Result<Vec<Metric>>;
+
+    // ---- logged models (MLflow 3) ----
+    async fn create_logged_model(&self, req: CreateLoggedModel) -> Result<LoggedModel>;
+    async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
+    async fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> Result<LoggedModel>;
+    async fn delete_logged_model(&self, model_id: &str) -> Result<()>;
+    async fn set_logged_model_tags(&self, model_id: &str, tags: Vec<Tag>) -> Result<()>;
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()>;
+    async fn log_logged_model_params(&self, model_id: &str, params: Vec<Param>) -> Result<()>;
+    async fn search_logged_models(&self, search: LoggedModelSearch) -> Result<Page<LoggedModel>>;
+
+    // ---- maintenance ----
+    /// Deleted runs (optionally only those deleted before `older_than_ms`) and deleted experiments.
+    async fn garbage(&self, older_than_ms: Option<i64>) -> Result<Garbage>;
+    /// Removes a deleted run and everything that belongs to it.
+    async fn purge_run(&self, run_id: &str) -> Result<()>;
+    /// Removes a deleted experiment; its runs must have been purged first.
+    async fn purge_experiment(&self, experiment_id: &str) -> Result<()>;
+}

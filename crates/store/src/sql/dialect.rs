@@ -1,0 +1,110 @@
+//! The differences between SQL databases, isolated.
+//!
+//! Store code writes one SQL text with `?` placeholders and asks the dialect for the few
+//! constructs that differ: placeholders, locking transactions, pattern matching.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Dialect {
+    /// Rewrites `?` placeholders into the dialect's form (`$1`, `$2`, ... for PostgreSQL).
+    /// Question marks inside string literals are left alone.
+    pub fn placeholders(self, sql: &str) -> String {
+        if self != Dialect::Postgres {
+            return sql.to_string();
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        let mut in_str = false;
+        for c in sql.chars() {
+            match c {
+                '\'' => {
+                    in_str = !in_str;
+                    out.push(c)
+                }
+                '?' if !in_str => {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// Starts a transaction that takes the write lock at once, so that concurrent writers
+    /// queue instead of failing with a busy error half-way.
+    pub fn begin_write(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres | Dialect::Mysql => "BEGIN",
+        }
+    }
+
+    /// A case-sensitive `LIKE` of `col` against one bound pattern.
+    ///
+    /// SQLite's `LIKE` ignores ASCII case, so there the pattern is translated to `GLOB`.
+    pub fn like(self, col: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{col} GLOB ?"),
+            Dialect::Postgres => format!("{col} LIKE ?"),
+            Dialect::Mysql => format!("({col} LIKE ? AND BINARY {col} LIKE BINARY ?)"),
+        }
+    }
+
+    /// The bound value(s) for [`Dialect::like`].
+    pub fn like_args(self, pattern: &str) -> Vec<String> {
+        match self {
+            Dialect::Sqlite => vec![like_to_glob(pattern)],
+            Dialect::Postgres => vec![pattern.to_string()],
+            Dialect::Mysql => vec![pattern.to_string(), pattern.to_string()],
+        }
+    }
+
+    /// A case-insensitive `LIKE`.
+    pub fn ilike(self, col: &str) -> String {
+        match self {
+            Dialect::Sqlite | Dialect::Mysql => format!("LOWER({col}) LIKE LOWER(?)"),
+            Dialect::Postgres => format!("{col} ILIKE ?"),
+        }
+    }
+}
+
+/// Translates a SQL `LIKE` pattern (`%`, `_`) to an equivalent SQLite `GLOB` pattern,
+/// escaping GLOB's own wildcards.
+pub fn like_to_glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    for c in pattern.chars() {
+        match c {
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            '*' => out.push_str("[*]"),
+            '?' => out.push_str("[?]"),
+            '[' => out.push_str("[[]"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders() {
+        assert_eq!(Dialect::Postgres.placeholders("a = ? AND b = '?' AND c = ?"), "a = $1 AND b = '?' AND c = $2");
+        assert_eq!(Dialect::Sqlite.placeholders("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn glob_translation() {
+        assert_eq!(like_to_glob("a%b_c"), "a*b?c");
+        assert_eq!(like_to_glob("x*y?[z"), "x[*]y[?][[]z");
+    }
+}

@@ -1,0 +1,282 @@
+//! The SQL tracking store on MLflow's schema.
+//!
+//! Reads go to a pool of connections; writes go through one [`writer::Writer`] that groups
+//! concurrent writes into a single transaction. Every statement is written once, with `?`
+//! placeholders, and [`Dialect`] adapts the few constructs that differ between databases.
+
+mod dialect;
+mod experiments;
+mod logged_models;
+mod metrics;
+pub mod migrate;
+mod query;
+mod runs;
+mod search;
+mod writer;
+
+pub use dialect::Dialect;
+pub use migrate::{HEAD_REVISION, MigrationOutcome};
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use ferroflow_core::entities::{
+    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
+    ModelOutput, Page, Param, Run, RunInfo, Tag,
+};
+use ferroflow_core::validation::LongValues;
+use ferroflow_core::{Error, Result};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::{
+    Batch, CreateLoggedModel, CreateRun, ExperimentSearch, Garbage, LoggedModelSearch, MetricHistory,
+    RunSearch, RunUpdate, TrackingStore,
+};
+use query::db_err;
+use writer::Writer;
+
+/// How a [`SqlStore`] is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Where new experiments put their artifacts (`mlflow-artifacts:/`, `./mlruns`, `s3://...`).
+    pub default_artifact_root: String,
+    /// Over-long param and tag values: truncated (MLflow's default) or rejected.
+    pub long_values: LongValues,
+    /// Readers in the pool.
+    pub read_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            default_artifact_root: "./mlruns".into(),
+            long_values: LongValues::Truncate,
+            read_connections: 8,
+        }
+    }
+}
+
+pub struct SqlStore {
+    pub(crate) dialect: Dialect,
+    pub(crate) read: AnyPool,
+    pub(crate) writer: Writer,
+    pub(crate) default_artifact_root: String,
+    pub(crate) long_values: LongValues,
+    pub(crate) migration: MigrationOutcome,
+}
+
+/// Turns a SQLAlchemy-style database URL into the driver's URL and dialect.
+///
+/// `sqlite:///rel.db` is relative to the working directory, `sqlite:////abs.db` absolute,
+/// as in MLflow.
+pub fn driver_url(uri: &str) -> Result<(Dialect, String)> {
+    let (scheme, rest) = uri
+        .split_once("://")
+        .ok_or_else(|| Error::invalid_param(format!("Not a database URI: '{uri}'")))?;
+    let base = scheme.split('+').next().unwrap_or(scheme).to_ascii_lowercase();
+    match base.as_str() {
+        "sqlite" => {
+            let path = rest.strip_prefix('/').unwrap_or(rest);
+            let path = path.split('?').next().unwrap_or(path);
+            if path.is_empty() || path == ":memory:" {
+                return Err(Error::invalid_param(
+                    "In-memory SQLite databases are not supported: every connection would see a different database. Use a file path such as sqlite:///mlflow.db",
+                ));
+            }
+            let encoded = path.replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+            Ok((Dialect::Sqlite, format!("sqlite://{encoded}?mode=rwc")))
+        }
+        "postgresql" | "postgres" | "mysql" | "mssql" => Err(Error::invalid_param(format!(
+            "The {base} backend store is not supported yet; use sqlite:///path.db"
+        ))),
+        other => Err(Error::invalid_param(format!("Unsupported database scheme '{other}' in '{uri}'"))),
+    }
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the database at `uri` and brings its schema to MLflow's head.
+    pub async fn open(uri: &str, opts: StoreOptions) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url) = driver_url(uri)?;
+        if dialect == Dialect::Sqlite {
+            let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default().replace("%3F", "?").replace("%23", "#").replace("%25", "%");
+            if let Some(parent) = Path::new(&path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Error::invalid_param(format!("Cannot create the directory of the database {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let options = AnyConnectOptions::from_str(&url).map_err(db_err)?;
+        let pool_options = |max: u32| {
+            AnyPoolOptions::new().max_connections(max).min_connections(1).after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+        };
+        let write_pool = pool_options(1).connect_with(options.clone()).await.map_err(open_err)?;
+        let migration = {
+            let mut conn = write_pool.acquire().await.map_err(open_err)?;
+            migrate::migrate(&mut conn, dialect, &opts.default_artifact_root).await?
+        };
+        let read = pool_options(opts.read_connections.max(1)).connect_with(options).await.map_err(open_err)?;
+        Ok(SqlStore {
+            dialect,
+            read,
+            writer: Writer::spawn(write_pool, dialect),
+            default_artifact_root: opts.default_artifact_root,
+            long_values: opts.long_values,
+            migration,
+        })
+    }
+
+    /// Whether opening created the schema or found it current.
+    pub fn migration(&self) -> &MigrationOutcome {
+        &self.migration
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+fn open_err(e: sqlx::Error) -> Error {
+    let msg = e.to_string();
+    if msg.contains("not a database") || msg.contains("file is encrypted") {
+        Error::invalid_state("The backend store file exists but is not a SQLite database")
+    } else {
+        Error::invalid_state(format!("Cannot open the backend store: {msg}"))
+    }
+}
+
+#[async_trait]
+impl TrackingStore for SqlStore {
+    async fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: Vec<Tag>) -> Result<String> {
+        experiments::create(self, name, artifact_location, tags).await
+    }
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        experiments::get(self, experiment_id).await
+    }
+    async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        experiments::get_by_name(self, name).await
+    }
+    async fn search_experiments(&self, s: ExperimentSearch) -> Result<Page<Experiment>> {
+        experiments::search(self, s).await
+    }
+    async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        experiments::rename(self, experiment_id, new_name).await
+    }
+    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> Result<()> {
+        experiments::set_lifecycle(self, experiment_id, stage).await
+    }
+    async fn set_experiment_tag(&self, experiment_id: &str, tag: Tag) -> Result<()> {
+        experiments::set_tag(self, experiment_id, tag).await
+    }
+    async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        experiments::delete_tag(self, experiment_id, key).await
+    }
+
+    async fn create_run(&self, req: CreateRun) -> Result<Run> {
+        runs::create(self, req).await
+    }
+    async fn get_run(&self, run_id: &str) -> Result<Run> {
+        runs::get(self, run_id).await
+    }
+    async fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
+        runs::update(self, run_id, update).await
+    }
+    async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> Result<()> {
+        runs::set_lifecycle(self, run_id, stage).await
+    }
+    async fn log_batch(&self, run_id: &str, batch: Batch) -> Result<()> {
+        runs::log_batch(self, run_id, batch).await
+    }
+    async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        runs::delete_tag(self, run_id, key).await
+    }
+    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
+        runs::log_inputs(self, run_id, datasets, models).await
+    }
+    async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
+        runs::log_outputs(self, run_id, models).await
+    }
+    async fn search_runs(&self, s: RunSearch) -> Result<Page<Run>> {
+        search::search_runs(self, s).await
+    }
+    async fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: Option<i64>,
+        page_token: Option<String>,
+    ) -> Result<MetricHistory> {
+        metrics::history(self, run_id, key, max_results, page_token).await
+    }
+    async fn metric_history_bulk_interval(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        start_step: Option<i64>,
+        end_step: Option<i64>,
+        max_results: i64,
+    ) -> Result<Vec<Metric>> {
+        metrics::bulk_interval(self, run_ids, key, start_step, end_step, max_results).await
+    }
+
+    async fn create_logged_model(&self, req: CreateLoggedModel) -> Result<LoggedModel> {
+        logged_models::create(self, req).await
+    }
+    async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        logged_models::get(self, model_id).await
+    }
+    async fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> Result<LoggedModel> {
+        logged_models::finalize(self, model_id, status).await
+    }
+    async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        logged_models::delete(self, model_id).await
+    }
+    async fn set_logged_model_tags(&self, model_id: &str, tags: Vec<Tag>) -> Result<()> {
+        logged_models::set_tags(self, model_id, tags).await
+    }
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        logged_models::delete_tag(self, model_id, key).await
+    }
+    async fn log_logged_model_params(&self, model_id: &str, params: Vec<Param>) -> Result<()> {
+        logged_models::log_params(self, model_id, params).await
+    }
+    async fn search_logged_models(&self, s: LoggedModelSearch) -> Result<Page<LoggedModel>> {
+        logged_models::search(self, s).await
+    }
+
+    async fn garbage(&self, older_than_ms: Option<i64>) -> Result<Garbage> {
+        runs::garbage(self, older_than_ms).await
+    }
+    async fn purge_run(&self, run_id: &str) -> Result<()> {
+        runs::purge(self, run_id).await
+    }
+    async fn purge_experiment(&self, experiment_id: &str) -> Result<()> {
+        experiments::purge(self, experiment_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlalchemy_urls() {
+        assert_eq!(driver_url("sqlite:///mlflow.db").unwrap(), (Dialect::Sqlite, "sqlite://mlflow.db?mode=rwc".into()));
+        assert_eq!(driver_url("sqlite:////tmp/x.db").unwrap(), (Dialect::Sqlite, "sqlite:///tmp/x.db?mode=rwc".into()));
+        assert!(driver_url("sqlite://").is_err());
+        assert!(driver_url("sqlite:///:memory:").is_err());
+        assert!(driver_url("oracle://x").is_err());
+    }
+}

@@ -1,0 +1,645 @@
+//! Runs: create, read (hydrated in batches), update, delete/restore, logging, purge.
+
+use std::collections::HashMap;
+
+use ferroflow_core::entities::{
+    Dataset, DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo, RunInputs,
+    RunOutputs, Tag,
+};
+use ferroflow_core::validation::{
+    self, MAX_RUN_NAME_LENGTH, parse_experiment_id, validate_batch_limits, validate_metric, validate_param,
+    validate_param_keys_unique, validate_run_id, validate_tag,
+};
+use ferroflow_core::{Error, Result, ids, now_millis};
+use futures_util::FutureExt;
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+
+use super::experiments;
+use super::query::{Arg, Sql, execute, fetch_all, fetch_optional, get_bool, get_f64, get_i64, get_opt_i64, get_opt_str, get_str};
+use super::{Dialect, SqlStore};
+use crate::{Batch, CreateRun, Garbage, RunUpdate};
+
+pub(super) const RUN_COLUMNS: &str =
+    "r.run_uuid, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.experiment_id";
+
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+
+pub(super) fn info_from_row(row: &AnyRow) -> Result<RunInfo> {
+    let id = get_str(row, "run_uuid")?;
+    Ok(RunInfo {
+        run_uuid: id.clone(),
+        experiment_id: get_i64(row, "experiment_id")?.to_string(),
+        run_name: get_opt_str(row, "name")?,
+        user_id: get_str(row, "user_id")?,
+        status: get_opt_str(row, "status")?.unwrap_or_else(|| "RUNNING".into()).parse()?,
+        start_time: get_i64(row, "start_time")?,
+        end_time: get_opt_i64(row, "end_time")?,
+        artifact_uri: get_str(row, "artifact_uri")?,
+        lifecycle_stage: get_opt_str(row, "lifecycle_stage")?.unwrap_or_else(|| "active".into()).parse()?,
+        run_id: id,
+    })
+}
+
+fn not_found(run_id: &str) -> Error {
+    Error::not_found(format!("Run with id={run_id} not found"))
+}
+
+/// Reads a run's info inside a write transaction.
+async fn info_in_tx(conn: &mut AnyConnection, d: Dialect, run_id: &str) -> Result<RunInfo> {
+    let row = fetch_optional(&mut *conn, d, Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?")).with(run_id)).await?;
+    row.as_ref().map(info_from_row).transpose()?.ok_or_else(|| not_found(run_id))
+}
+
+async fn active_in_tx(conn: &mut AnyConnection, d: Dialect, run_id: &str) -> Result<RunInfo> {
+    let info = info_in_tx(conn, d, run_id).await?;
+    if info.lifecycle_stage != LifecycleStage::Active {
+        return Err(Error::invalid_param(format!(
+            "The run {run_id} must be in the 'active' state. Current state is {}.",
+            info.lifecycle_stage
+        )));
+    }
+    Ok(info)
+}
+
+/// Loads params, tags, latest metrics, inputs and outputs for a page of runs, one query
+/// per kind (never one join of everything).
+pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
+    if infos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let d = store.dialect;
+    let ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
+    let in_list = |prefix: &str| {
+        let mut s = Sql::new(prefix);
+        s.push_list(ids.iter().cloned());
+        s
+    };
+    let (params, tags, metrics, datasets, models) = tokio::try_join!(
+        fetch_all(&store.read, d, in_list("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ")),
+        fetch_all(&store.read, d, in_list("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ")),
+        fetch_all(&store.read, d, in_list("SELECT run_uuid, key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM latest_metrics WHERE run_uuid IN ")),
+        fetch_all(
+            &store.read,
+            d,
+            in_list(
+                "SELECT i.input_uuid, i.destination_id AS run_uuid, ds.name, ds.digest, ds.dataset_source_type, ds.dataset_source, ds.dataset_schema, ds.dataset_profile \
+                 FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id \
+                 WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN "
+            )
+        ),
+        fetch_all(
+            &store.read,
+            d,
+            in_list("SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN ")
+        ),
+    )?;
+    let mut data: HashMap<String, RunData> = HashMap::new();
+    for r in &params {
+        data.entry(get_str(r, "run_uuid")?).or_default().params.push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
+    }
+    for r in &tags {
+        data.entry(get_str(r, "run_uuid")?).or_default().tags.push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
+    }
+    for r in &metrics {
+        data.entry(get_str(r, "run_uuid")?).or_default().metrics.push(metric_from_row(r)?);
+    }
+    let mut inputs: HashMap<String, RunInputs> = HashMap::new();
+    let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
+    let mut input_index: HashMap<String, (String, usize)> = HashMap::new();
+    for r in &datasets {
+        let run = get_str(r, "run_uuid")?;
+        let entry = inputs.entry(run.clone()).or_default();
+        input_index.insert(get_str(r, "input_uuid")?, (run, entry.dataset_inputs.len()));
+        entry.dataset_inputs.push(DatasetInput {
+            tags: Vec::new(),
+            dataset: Dataset {
+                name: get_str(r, "name")?,
+                digest: get_str(r, "digest")?,
+                source_type: get_str(r, "dataset_source_type")?,
+                source: get_str(r, "dataset_source")?,
+                schema: get_opt_str(r, "dataset_schema")?,
+                profile: get_opt_str(r, "dataset_profile")?,
+            },
+        });
+    }
+    if !input_index.is_empty() {
+        let mut s = Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
+        s.push_list(input_index.keys().cloned());
+        for r in fetch_all(&store.read, d, s).await? {
+            if let Some((run, idx)) = input_index.get(&get_str(&r, "input_uuid")?) {
+                if let Some(input) = inputs.get_mut(run).and_then(|i| i.dataset_inputs.get_mut(*idx)) {
+                    input.tags.push(Tag::new(get_str(&r, "name")?, get_str(&r, "value")?));
+                }
+            }
+        }
+    }
+    for r in &models {
+        let run = get_str(r, "run_uuid")?;
+        let model_id = get_str(r, "destination_id")?;
+        if get_str(r, "source_type")? == "RUN_INPUT" {
+            inputs.entry(run).or_default().model_inputs.push(ModelInput { model_id });
+        } else {
+            outputs.entry(run).or_default().model_outputs.push(ModelOutput { model_id, step: get_i64(r, "step")? });
+        }
+    }
+    Ok(infos
+        .into_iter()
+        .map(|info| {
+            let id = info.run_id.clone();
+            Run {
+                info,
+                data: data.remove(&id).unwrap_or_default(),
+                inputs: inputs.remove(&id).unwrap_or_default(),
+                outputs: outputs.remove(&id).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+pub(super) fn metric_from_row(r: &AnyRow) -> Result<Metric> {
+    let value = if get_bool(r, "is_nan")? { f64::NAN } else { get_f64(r, "value")? };
+    Ok(Metric::new(get_str(r, "key")?, value, get_i64(r, "timestamp")?, get_i64(r, "step")?))
+}
+
+pub async fn get(store: &SqlStore, run_id: &str) -> Result<Run> {
+    validate_run_id(run_id).map_err(|_| not_found(run_id))?;
+    let row = fetch_optional(&store.read, store.dialect, Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?")).with(run_id)).await?;
+    let info = row.as_ref().map(info_from_row).transpose()?.ok_or_else(|| not_found(run_id))?;
+    Ok(hydrate(store, vec![info]).await?.remove(0))
+}
+
+pub async fn create(store: &SqlStore, req: CreateRun) -> Result<Run> {
+    let exp_id = parse_experiment_id(&req.experiment_id)?;
+    let mut tags = req.tags;
+    for (i, t) in tags.iter_mut().enumerate() {
+        validate_tag(t, &format!("tags[{i}]"), store.long_values)?;
+    }
+    let tag_name = tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+    let name = match (req.run_name.filter(|n| !n.is_empty()), tag_name) {
+        (Some(n), Some(t)) if n != t => {
+            return Err(Error::invalid_param(format!(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='{n}', mlflow.runName='{t}')."
+            )));
+        }
+        (Some(n), _) => n,
+        (None, Some(t)) => t,
+        (None, None) => ids::random_run_name(),
+    };
+    if name.chars().count() > MAX_RUN_NAME_LENGTH {
+        return Err(Error::invalid_param(format!("'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters")));
+    }
+    if !tags.iter().any(|t| t.key == RUN_NAME_TAG) {
+        tags.push(Tag::new(RUN_NAME_TAG, name.clone()));
+    }
+    let user_id = req.user_id.unwrap_or_default();
+    let start_time = req.start_time.unwrap_or_else(now_millis);
+    let d = store.dialect;
+    let run_id = ids::new_run_id();
+    let info = store
+        .writer
+        .write(move |conn| {
+            async move {
+                let exp = experiments::active_in_tx(conn, d, exp_id).await?;
+                let artifact_uri = ferroflow_core::uri::join(&exp.artifact_location, &format!("{run_id}/artifacts"));
+                execute(
+                    &mut *conn,
+                    d,
+                    Sql::new(
+                        "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) \
+                         VALUES (?, ?, 'UNKNOWN', '', '', ?, 'RUNNING', ?, NULL, '', 'active', ?, ?, NULL)",
+                    )
+                    .with(&run_id)
+                    .with(&name)
+                    .with(&user_id)
+                    .with(start_time)
+                    .with(&artifact_uri)
+                    .with(exp_id),
+                )
+                .await?;
+                upsert_tags(conn, d, &run_id, &tags).await?;
+                info_in_tx(conn, d, &run_id).await
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(hydrate(store, vec![info]).await?.remove(0))
+}
+
+async fn upsert_tags(conn: &mut AnyConnection, d: Dialect, run_id: &str, tags: &[Tag]) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO tags (key, value, run_uuid) VALUES ");
+    for (i, t) in tags.iter().enumerate() {
+        sql.push(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" }).arg(&t.key).arg(&t.value).arg(run_id);
+    }
+    sql.push(" ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value");
+    execute(&mut *conn, d, sql).await?;
+    if let Some(t) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
+        execute(&mut *conn, d, Sql::new("UPDATE runs SET name = ? WHERE run_uuid = ?").with(&t.value).with(run_id)).await?;
+    }
+    Ok(())
+}
+
+pub async fn update(store: &SqlStore, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
+    validate_run_id(run_id).map_err(|_| not_found(run_id))?;
+    if let Some(n) = &update.run_name {
+        if n.chars().count() > MAX_RUN_NAME_LENGTH {
+            return Err(Error::invalid_param(format!("'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters")));
+        }
+    }
+    let d = store.dialect;
+    let run_id = run_id.to_string();
+    store
+        .writer
+        .write(move |conn| {
+            async move {
+                active_in_tx(conn, d, &run_id).await?;
+                if let Some(status) = update.status {
+                    execute(&mut *conn, d, Sql::new("UPDATE runs SET status = ? WHERE run_uuid = ?").with(status.as_str()).with(&run_id)).await?;
+                }
+                if let Some(end) = update.end_time {
+                    execute(&mut *conn, d, Sql::new("UPDATE runs SET end_time = ? WHERE run_uuid = ?").with(end).with(&run_id)).await?;
+                }
+                if let Some(name) = update.run_name.filter(|n| !n.is_empty()) {
+                    upsert_tags(conn, d, &run_id, &[Tag::new(RUN_NAME_TAG, name)]).await?;
+                }
+                info_in_tx(conn, d, &run_id).await
+            }
+            .boxed()
+        })
+        .await
+}
+
+pub async fn set_lifecycle(store: &SqlStore, run_id: &str, stage: LifecycleStage) -> Result<()> {
+    validate_run_id(run_id).map_err(|_| not_found(run_id))?;
+    let d = store.dialect;
+    let run_id = run_id.to_string();
+    store
+        .writer
+        .write(move |conn| {
+            async move {
+                info_in_tx(conn, d, &run_id).await?;
+                let deleted_time = if stage == LifecycleStage::Deleted { Arg::Int(now_millis()) } else { Arg::Null };
+                execute(
+                    &mut *conn,
+                    d,
+                    Sql::new("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?").with(stage.as_str()).with(deleted_time).with(&run_id),
+                )
+                .await?;
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+}
+
+/// Stores NaN as 0 with `is_nan`, and infinities as the largest finite doubles, as MLflow does.
+pub(super) fn sanitize(value: f64) -> (f64, bool) {
+    if value.is_nan() {
+        (0.0, true)
+    } else if value.is_infinite() {
+        (if value > 0.0 { f64::MAX } else { f64::MIN }, false)
+    } else {
+        (value, false)
+    }
+}
+
+pub async fn log_batch(store: &SqlStore, run_id: &str, mut batch: Batch) -> Result<()> {
+    validate_run_id(run_id).map_err(|_| not_found(run_id))?;
+    validate_batch_limits(batch.metrics.len(), batch.params.len(), batch.tags.len())?;
+    validate_param_keys_unique(&batch.params)?;
+    let single = batch.metrics.len() + batch.params.len() + batch.tags.len() == 1;
+    let path = |kind: &str, i: usize| if single { String::new() } else { format!("{kind}[{i}]") };
+    for (i, m) in batch.metrics.iter().enumerate() {
+        validate_metric(m, &path("metrics", i))?;
+    }
+    for (i, p) in batch.params.iter_mut().enumerate() {
+        validate_param(p, &path("params", i), store.long_values)?;
+    }
+    for (i, t) in batch.tags.iter_mut().enumerate() {
+        validate_tag(t, &path("tags", i), store.long_values)?;
+    }
+    let d = store.dialect;
+    let run_id = run_id.to_string();
+    store
+        .writer
+        .write(move |conn| {
+            async move {
+                let info = active_in_tx(conn, d, &run_id).await?;
+                log_params(conn, d, &run_id, &batch.params).await?;
+                log_metrics(conn, d, &info, &batch.metrics).await?;
+                upsert_tags(conn, d, &run_id, &batch.tags).await?;
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+}
+
+async fn log_params(conn: &mut AnyConnection, d: Dialect, run_id: &str, params: &[Tag]) -> Result<()> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    let mut existing = Sql::new("SELECT key, value FROM params WHERE run_uuid = ? AND key IN ");
+    existing.arg(run_id).push_list(params.iter().map(|p| p.key.clone()));
+    let rows = fetch_all(&mut *conn, d, existing).await?;
+    let mut have: HashMap<String, String> = HashMap::new();
+    for r in &rows {
+        have.insert(get_str(r, "key")?, get_str(r, "value")?);
+    }
+    let mut sql = Sql::new("INSERT INTO params (key, value, run_uuid) VALUES ");
+    let mut n = 0;
+    for p in params {
+        match have.get(&p.key) {
+            Some(v) if v == &p.value => continue,
+            Some(v) => {
+                return Err(Error::invalid_param(format!(
+                    "Changing param values is not allowed. Param with key='{}' was already logged with value='{}' for run ID='{}'. Attempted logging new value '{}'.",
+                    p.key, v, run_id, p.value
+                )));
+            }
+            None => {}
+        }
+        sql.push(if n == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" }).arg(&p.key).arg(&p.value).arg(run_id);
+        n += 1;
+    }
+    if n > 0 {
+        execute(&mut *conn, d, sql).await?;
+    }
+    Ok(())
+}
+
+async fn log_metrics(conn: &mut AnyConnection, d: Dialect, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    // Chunks keep every statement under the bound-variable limit of any backend.
+    for chunk in metrics.chunks(500) {
+        let mut sql = Sql::new("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES ");
+        for (i, m) in chunk.iter().enumerate() {
+            let (v, nan) = sanitize(m.value);
+            sql.push(if i == 0 { "(?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?)" })
+                .arg(&m.key)
+                .arg(v)
+                .arg(m.timestamp)
+                .arg(&run.run_id)
+                .arg(m.step)
+                .arg(i64::from(nan));
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+        execute(&mut *conn, d, sql).await?;
+    }
+    // The latest value per key: highest (step, timestamp, value).
+    let mut latest: HashMap<&str, &Metric> = HashMap::new();
+    for m in metrics {
+        let newer = |old: &Metric| {
+            let (a, b) = (sanitize(m.value).0, sanitize(old.value).0);
+            (m.step, m.timestamp).cmp(&(old.step, old.timestamp)).then(a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal))
+                == std::cmp::Ordering::Greater
+        };
+        match latest.get(m.key.as_str()) {
+            Some(old) if !newer(old) => {}
+            _ => {
+                latest.insert(&m.key, m);
+            }
+        }
+    }
+    let mut sql = Sql::new("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES ");
+    for (i, m) in latest.values().enumerate() {
+        let (v, nan) = sanitize(m.value);
+        sql.push(if i == 0 { "(?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?)" })
+            .arg(&m.key)
+            .arg(v)
+            .arg(m.timestamp)
+            .arg(m.step)
+            .arg(i64::from(nan))
+            .arg(&run.run_id);
+    }
+    sql.push(
+        " ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan \
+         WHERE excluded.step > latest_metrics.step \
+            OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+            OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
+    );
+    execute(&mut *conn, d, sql).await?;
+    // Metrics attached to a logged model are also recorded against it.
+    let exp_id: i64 = run.experiment_id.parse().unwrap_or(0);
+    for m in metrics.iter().filter(|m| m.model_id.as_deref().is_some_and(|s| !s.is_empty())) {
+        execute(
+            &mut *conn,
+            d,
+            Sql::new(
+                "INSERT INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, experiment_id, run_id, dataset_uuid, dataset_name, dataset_digest) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .with(m.model_id.clone())
+            .with(&m.key)
+            .with(m.timestamp)
+            .with(m.step)
+            .with(if m.value.is_nan() { Arg::Null } else { Arg::Float(sanitize(m.value).0) })
+            .with(exp_id)
+            .with(&run.run_id)
+            .with(m.dataset_name.clone())
+            .with(m.dataset_digest.clone()),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_tag(store: &SqlStore, run_id: &str, key: &str) -> Result<()> {
+    validate_run_id(run_id).map_err(|_| not_found(run_id))?;
+    let d = store.dialect;
+    let (run_id, key) = (run_id.to_string(), key.to_string());
+    store
+        .writer
+        .write(move |conn| {
+            async move {
+                active_in_tx(conn, d, &run_id).await?;
+                let n = execute(&mut *conn, d, Sql::new("DELETE FROM tags WHERE run_uuid = ? AND key = ?").with(&run_id).with(&key)).await?;
+                if n == 0 {
+                    return Err(Error::not_found(format!("No tag with name: {key} in run with id {run_id}")));
+                }
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+}
+
+pub async fn log_inputs(store: &SqlStore, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
+    validate_run_id(run_id).map_err(|_| not_found(run_id))?;
+    if datasets.len() > validation::MAX_DATASETS_PER_BATCH {
+        return Err(Error::invalid_param(format!(
+            "A batch logging request can contain at most {} datasets. Got {}.",
+            validation::MAX_DATASETS_PER_BATCH,
+            datasets.len()
+        )));
+    }
+    for ds in &datasets {
+        validation::validate_dataset_input(ds)?;
+    }
+    let d = store.dialect;
+    let run_id = run_id.to_string();
+    store
+        .writer
+        .write(move |conn| {
+            async move {
+                let info = active_in_tx(conn, d, &run_id).await?;
+                let exp_id: i64 = info.experiment_id.parse().unwrap_or(0);
+                let mut seen = std::collections::HashSet::new();
+                for input in datasets.iter().filter(|i| seen.insert((i.dataset.name.clone(), i.dataset.digest.clone()))) {
+                    let ds = &input.dataset;
+                    let existing = fetch_optional(
+                        &mut *conn,
+                        d,
+                        Sql::new("SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?").with(exp_id).with(&ds.name).with(&ds.digest),
+                    )
+                    .await?;
+                    let dataset_uuid = match existing {
+                        Some(r) => get_str(&r, "dataset_uuid")?,
+                        None => {
+                            let id = ids::new_uuid();
+                            execute(
+                                &mut *conn,
+                                d,
+                                Sql::new(
+                                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                )
+                                .with(&id)
+                                .with(exp_id)
+                                .with(&ds.name)
+                                .with(&ds.digest)
+                                .with(&ds.source_type)
+                                .with(&ds.source)
+                                .with(ds.schema.clone())
+                                .with(ds.profile.clone()),
+                            )
+                            .await?;
+                            id
+                        }
+                    };
+                    let linked = fetch_optional(
+                        &mut *conn,
+                        d,
+                        Sql::new("SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' AND source_id = ? AND destination_type = 'RUN' AND destination_id = ?")
+                            .with(&dataset_uuid)
+                            .with(&run_id),
+                    )
+                    .await?;
+                    if linked.is_some() {
+                        continue;
+                    }
+                    let input_uuid = ids::new_uuid();
+                    execute(
+                        &mut *conn,
+                        d,
+                        Sql::new("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, 0)")
+                            .with(&input_uuid)
+                            .with(&dataset_uuid)
+                            .with(&run_id),
+                    )
+                    .await?;
+                    for t in &input.tags {
+                        execute(
+                            &mut *conn,
+                            d,
+                            Sql::new("INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").with(&input_uuid).with(&t.key).with(&t.value),
+                        )
+                        .await?;
+                    }
+                }
+                for m in models {
+                    execute(
+                        &mut *conn,
+                        d,
+                        Sql::new("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, 0) ON CONFLICT DO NOTHING")
+                            .with(ids::new_uuid())
+                            .with(&run_id)
+                            .with(&m.model_id),
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+}
+
+pub async fn log_outputs(store: &SqlStore, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
+    validate_run_id(run_id).map_err(|_| not_found(run_id))?;
+    let d = store.dialect;
+    let run_id = run_id.to_string();
+    store
+        .writer
+        .write(move |conn| {
+            async move {
+                active_in_tx(conn, d, &run_id).await?;
+                for m in models {
+                    execute(
+                        &mut *conn,
+                        d,
+                        Sql::new(
+                            "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?) \
+                             ON CONFLICT (source_type, source_id, destination_type, destination_id) DO UPDATE SET step = excluded.step",
+                        )
+                        .with(ids::new_uuid())
+                        .with(&run_id)
+                        .with(&m.model_id)
+                        .with(m.step),
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+}
+
+pub async fn garbage(store: &SqlStore, older_than_ms: Option<i64>) -> Result<Garbage> {
+    let mut sql = Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.lifecycle_stage = 'deleted'"));
+    if let Some(age) = older_than_ms {
+        sql.push(" AND COALESCE(r.deleted_time, 0) <= ?").arg(now_millis() - age);
+    }
+    let runs = fetch_all(&store.read, store.dialect, sql).await?.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
+    let exps = fetch_all(&store.read, store.dialect, Sql::new("SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'")).await?;
+    Ok(Garbage {
+        runs,
+        experiment_ids: exps.iter().map(|r| get_i64(r, "experiment_id").map(|i| i.to_string())).collect::<Result<_>>()?,
+    })
+}
+
+pub async fn purge(store: &SqlStore, run_id: &str) -> Result<()> {
+    let d = store.dialect;
+    let run_id = run_id.to_string();
+    store
+        .writer
+        .write(move |conn| {
+            async move {
+                let info = info_in_tx(conn, d, &run_id).await?;
+                if info.lifecycle_stage != LifecycleStage::Deleted {
+                    return Err(Error::invalid_param(format!("Run {run_id} is not deleted; only deleted runs can be purged")));
+                }
+                for stmt in [
+                    "DELETE FROM metrics WHERE run_uuid = ?",
+                    "DELETE FROM latest_metrics WHERE run_uuid = ?",
+                    "DELETE FROM params WHERE run_uuid = ?",
+                    "DELETE FROM tags WHERE run_uuid = ?",
+                    "DELETE FROM logged_model_metrics WHERE run_id = ?",
+                    "DELETE FROM input_tags WHERE input_uuid IN (SELECT input_uuid FROM inputs WHERE destination_type = 'RUN' AND destination_id = ?)",
+                    "DELETE FROM inputs WHERE destination_type = 'RUN' AND destination_id = ?",
+                    "DELETE FROM inputs WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id = ?",
+                    "DELETE FROM runs WHERE run_uuid = ?",
+                ] {
+                    execute(&mut *conn, d, Sql::new(stmt).with(&run_id)).await?;
+                }
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+}

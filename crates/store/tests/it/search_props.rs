@@ -1,0 +1,130 @@
+//! Property test: the SQL search returns exactly what the in-memory evaluator of
+//! `ferroflow_core::search::runs` selects, in the same order.
+
+use ferroflow_core::entities::{Metric, Param, Run, Tag, ViewType};
+use ferroflow_core::search::runs::{compare, matches, parse_run_filter, parse_run_order_by};
+use ferroflow_store::{Batch, CreateRun, RunSearch, TrackingStore};
+use proptest::prelude::*;
+
+use crate::new_store;
+
+#[derive(Debug, Clone)]
+struct RunSpec {
+    start: i64,
+    metrics: Vec<(usize, f64)>,
+    params: Vec<(usize, usize)>,
+    tags: Vec<(usize, usize)>,
+}
+
+const KEYS: [&str; 3] = ["a", "b", "c"];
+const VALUES: [&str; 4] = ["x", "xy", "Y", "z1"];
+const NUMS: [f64; 5] = [-1.0, 0.0, 0.5, 2.0, f64::NAN];
+
+fn run_spec() -> impl Strategy<Value = RunSpec> {
+    (
+        0i64..4,
+        proptest::collection::vec((0usize..3, 0usize..5), 0..3),
+        proptest::collection::vec((0usize..3, 0usize..4), 0..3),
+        proptest::collection::vec((0usize..3, 0usize..4), 0..3),
+    )
+        .prop_map(|(start, m, p, t)| RunSpec {
+            start,
+            metrics: m.into_iter().map(|(k, v)| (k, NUMS[v])).collect(),
+            params: p,
+            tags: t,
+        })
+}
+
+fn cond() -> impl Strategy<Value = String> {
+    let key = 0usize..3;
+    prop_oneof![
+        (key.clone(), 0usize..6, 0usize..4).prop_map(|(k, op, v)| {
+            let ops = ["=", "!=", "<", "<=", ">", ">="];
+            format!("metrics.{} {} {}", KEYS[k], ops[op], [-1.0, 0.0, 0.5, 2.0][v])
+        }),
+        (prop_oneof![Just("params"), Just("tags")], key.clone(), 0usize..6, 0usize..4).prop_map(|(e, k, op, v)| {
+            match op {
+                4 => format!("{e}.{} IS NULL", KEYS[k]),
+                5 => format!("{e}.{} IS NOT NULL", KEYS[k]),
+                _ => {
+                    let ops = ["=", "!=", "LIKE", "ILIKE"];
+                    let pats = ["x", "x%", "%Y", "_1"];
+                    format!("{e}.{} {} '{}'", KEYS[k], ops[op], if op >= 2 { pats[v] } else { VALUES[v] })
+                }
+            }
+        }),
+        (0usize..6, 0i64..5).prop_map(|(op, v)| {
+            let ops = ["=", "!=", "<", "<=", ">", ">="];
+            format!("attributes.start_time {} {}", ops[op], v)
+        }),
+    ]
+}
+
+fn filter() -> impl Strategy<Value = String> {
+    let leaf = cond().boxed();
+    leaf.prop_recursive(3, 8, 3, |inner| {
+        (inner.clone(), prop_oneof![Just("AND"), Just("OR")], inner).prop_map(|(a, op, b)| format!("({a}) {op} ({b})"))
+    })
+}
+
+fn order() -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::vec(
+        (prop_oneof![Just("metrics"), Just("params"), Just("tags")], 0usize..3, any::<bool>()),
+        0..2,
+    )
+    .prop_map(|v| {
+        let mut seen = std::collections::HashSet::new();
+        v.into_iter()
+            .filter(|(e, k, _)| seen.insert((e.to_string(), *k)))
+            .map(|(e, k, asc)| format!("{e}.{} {}", KEYS[k], if asc { "ASC" } else { "DESC" }))
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn sql_search_agrees_with_the_in_memory_evaluator(
+        specs in proptest::collection::vec(run_spec(), 1..8),
+        filters in proptest::collection::vec(filter(), 1..6),
+        orders in proptest::collection::vec(order(), 1..4),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let t = new_store().await;
+            let s = &t.store;
+            let mut runs: Vec<Run> = Vec::new();
+            for spec in &specs {
+                let id = s.create_run(CreateRun { experiment_id: "0".into(), start_time: Some(spec.start), ..Default::default() }).await.unwrap().info.run_id;
+                let mut seen = std::collections::HashSet::new();
+                let params: Vec<Param> = spec.params.iter().filter(|(k, _)| seen.insert(*k)).map(|(k, v)| Param::new(KEYS[*k], VALUES[*v])).collect();
+                let batch = Batch {
+                    metrics: spec.metrics.iter().enumerate().map(|(i, (k, v))| Metric::new(KEYS[*k], *v, i as i64, 0)).collect(),
+                    params,
+                    tags: spec.tags.iter().map(|(k, v)| Tag::new(KEYS[*k], VALUES[*v])).collect(),
+                };
+                s.log_batch(&id, batch).await.unwrap();
+                runs.push(s.get_run(&id).await.unwrap());
+            }
+            for f in &filters {
+                for o in &orders {
+                    let parsed = parse_run_filter(f).unwrap();
+                    let ord = parse_run_order_by(o).unwrap();
+                    let mut expected: Vec<&Run> = runs.iter().filter(|r| parsed.as_ref().is_none_or(|p| matches(p, r))).collect();
+                    expected.sort_by(|a, b| compare(&ord, a, b));
+                    let expected: Vec<String> = expected.iter().map(|r| r.info.run_id.clone()).collect();
+                    let got = s.search_runs(RunSearch {
+                        experiment_ids: vec!["0".into()],
+                        filter: f.clone(),
+                        view: ViewType::ActiveOnly,
+                        max_results: 1000,
+                        order_by: o.clone(),
+                        page_token: None,
+                    }).await.unwrap();
+                    let got: Vec<String> = got.items.iter().map(|r| r.info.run_id.clone()).collect();
+                    assert_eq!(got, expected, "filter {f:?} order {o:?}");
+                }
+            }
+        });
+    }
+}
