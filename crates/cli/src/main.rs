@@ -1,1 +1,55 @@
-fn main() {}
+//! `ferroflow`: the command line. Flags are declared in `args`, settings resolved once,
+//! and each command lives in `commands`.
+
+mod args;
+mod commands;
+mod env;
+mod printer;
+mod tracking;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use args::{Cli, Command};
+use printer::Printer;
+
+fn init_logging(verbose: u8, default: &str) {
+    let level = match verbose {
+        0 => default,
+        1 => "info,ferroflow=debug",
+        _ => "debug",
+    };
+    let filter = env::var(env::FERROFLOW_LOG).unwrap_or_else(|| level.to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let is_server = matches!(cli.command, Command::Server(_) | Command::Ui(_));
+    init_logging(cli.verbose, if is_server { "info" } else { "warn" });
+    let printer = Printer { quiet: cli.quiet };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer.note(format!("error: cannot start the async runtime: {e}"));
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(commands::run(cli.command, printer));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = format!("error: {e}");
+            for cause in e.chain().skip(1) {
+                msg.push_str(&format!("\n  caused by: {cause}"));
+            }
+            // Errors are always shown, even with --quiet.
+            Printer { quiet: false }.note(msg);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

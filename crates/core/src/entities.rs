@@ -28,10 +28,6 @@ impl KeyValue {
 pub type Param = KeyValue;
 pub type Tag = KeyValue;
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
         $(#[$m])*
@@ -339,7 +335,7 @@ impl Run {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
     pub path: String,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub is_dir: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,

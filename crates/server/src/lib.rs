@@ -1,1 +1,62 @@
-//! placeholder
+//! The tracking server: MLflow's REST API over axum.
+//!
+//! [`router`] is the one route table. Handlers decode a request with
+//! [`request::Fields`], validate with limits from `ferroflow-core`, make one store or
+//! artifact call, and encode MLflow's JSON. Only this crate knows HTTP.
+
+mod artifact_uri;
+mod error;
+mod handlers;
+mod pages;
+pub mod request;
+mod routes;
+mod security;
+
+pub use error::{ApiError, ApiResult};
+pub use routes::router;
+pub use security::default_allowed_hosts;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ferroflow_artifacts::ArtifactRepo;
+use ferroflow_store::TrackingStore;
+
+/// The server's resolved settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    /// Shown on the index page and in logs.
+    pub backend_store_uri: String,
+    pub default_artifact_root: String,
+    /// Where proxied artifacts live; `None` with `--no-serve-artifacts`.
+    pub artifacts_destination: Option<String>,
+    /// Host header values accepted (DNS-rebinding protection); `*` accepts all.
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed for cross-origin requests, beyond localhost.
+    pub cors_allowed_origins: Vec<String>,
+    /// A path prefix for every route, e.g. `/mlflow`.
+    pub static_prefix: String,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn TrackingStore>,
+    /// The proxied artifact store behind `mlflow-artifacts:/` URIs.
+    pub artifacts: Option<Arc<dyn ArtifactRepo>>,
+    pub config: Arc<ServerConfig>,
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,292 @@
+//! The command line, declared. Doc comments are the `--help` texts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::env;
+
+/// Ferroflow: the MLflow-compatible machine-learning lifecycle platform, in one binary.
+///
+/// Client commands (experiments, runs, artifacts) work against the tracking URI in
+/// MLFLOW_TRACKING_URI: a server (http://127.0.0.1:5000) or a database (sqlite:///mlflow.db,
+/// the default).
+#[derive(Debug, Parser)]
+#[command(name = "ferroflow", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Print only results, no notes or progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Log more (repeat for more detail); FERROFLOW_LOG sets a precise filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the tracking server: MLflow's REST API and the artifact proxy.
+    Server(ServerArgs),
+    /// Run the tracking server (the same as `server`, as `mlflow ui` is).
+    Ui(ServerArgs),
+    /// Create, list, rename, delete and restore experiments.
+    #[command(subcommand)]
+    Experiments(ExperimentsCommand),
+    /// List, describe, delete and restore runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// List, download and upload run artifacts.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+    /// Manage the tracking database.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Permanently delete runs and experiments in the `deleted` stage, with their artifacts.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ServerArgs {
+    /// Print help (`-h` is --host, as in `mlflow server`).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+
+    /// The network address to listen on. Use 0.0.0.0 to listen on every interface.
+    #[arg(short = 'h', long, env = env::MLFLOW_HOST, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// The port to listen on.
+    #[arg(short, long, env = env::MLFLOW_PORT, default_value_t = 5000)]
+    pub port: u16,
+
+    /// Where experiment and run data is stored: a database URI such as sqlite:///mlflow.db
+    /// (the default; relative to the working directory) or sqlite:////abs/path.db.
+    #[arg(long, env = env::MLFLOW_BACKEND_STORE_URI)]
+    pub backend_store_uri: Option<String>,
+
+    /// Where new experiments put their artifacts. Defaults to mlflow-artifacts:/ (the
+    /// proxy) when artifacts are served, otherwise to ./mlruns.
+    #[arg(long, env = env::MLFLOW_DEFAULT_ARTIFACT_ROOT)]
+    pub default_artifact_root: Option<String>,
+
+    /// Proxy artifact uploads and downloads through this server (the default).
+    #[arg(long, overrides_with = "no_serve_artifacts")]
+    pub serve_artifacts: bool,
+
+    /// Do not serve artifacts; clients then write to the artifact root directly.
+    #[arg(long)]
+    pub no_serve_artifacts: bool,
+
+    /// Where proxied artifacts are stored (a local directory).
+    #[arg(long, env = env::MLFLOW_ARTIFACTS_DESTINATION, default_value = "./mlartifacts")]
+    pub artifacts_destination: String,
+
+    /// Accepted for compatibility with `mlflow server`; Ferroflow serves every request
+    /// from one multi-threaded process.
+    #[arg(short, long, env = env::MLFLOW_WORKERS)]
+    pub workers: Option<u32>,
+
+    /// Comma-separated Host header values to accept (DNS-rebinding protection). Patterns
+    /// may use `*`; `*` alone accepts every host. Default: localhost and private networks.
+    #[arg(long, env = env::MLFLOW_SERVER_ALLOWED_HOSTS, value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Comma-separated origins allowed to call the API from a browser, beyond localhost;
+    /// `*` allows any.
+    #[arg(long, env = env::MLFLOW_SERVER_CORS_ALLOWED_ORIGINS, value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// A path prefix for every route, e.g. /mlflow.
+    #[arg(long, env = env::MLFLOW_STATIC_PREFIX)]
+    pub static_prefix: Option<String>,
+
+    /// Accepted for compatibility with `mlflow server`; ignored.
+    #[arg(long, hide = true)]
+    pub gunicorn_opts: Option<String>,
+    /// Accepted for compatibility with `mlflow server`; ignored.
+    #[arg(long, hide = true)]
+    pub uvicorn_opts: Option<String>,
+    /// Accepted for compatibility with `mlflow server`; ignored.
+    #[arg(long, hide = true)]
+    pub waitress_opts: Option<String>,
+    /// Accepted for compatibility with `mlflow server`; ignored.
+    #[arg(long, hide = true)]
+    pub dev: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum View {
+    ActiveOnly,
+    DeletedOnly,
+    All,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExperimentsCommand {
+    /// Create an experiment.
+    Create {
+        /// The experiment's name.
+        #[arg(short = 'n', long)]
+        experiment_name: String,
+        /// Where its artifacts go (default: the store's artifact root + /<id>).
+        #[arg(short = 'l', long)]
+        artifact_location: Option<String>,
+    },
+    /// List experiments (the MLflow 1.x command; the same as `search`).
+    List {
+        /// Which experiments to show.
+        #[arg(short, long, value_enum, default_value = "active-only")]
+        view: View,
+    },
+    /// Search experiments, optionally with a filter such as "name LIKE 'wine%'".
+    Search {
+        /// Which experiments to show.
+        #[arg(short, long, value_enum, default_value = "active-only")]
+        view: View,
+        /// A filter in MLflow's search syntax.
+        #[arg(short, long, default_value = "")]
+        filter: String,
+        /// Order, e.g. "name ASC" (repeatable).
+        #[arg(short, long)]
+        order_by: Vec<String>,
+    },
+    /// Show one experiment as JSON.
+    Get {
+        /// The experiment's id.
+        #[arg(short = 'x', long)]
+        experiment_id: String,
+    },
+    /// Rename an experiment.
+    Rename {
+        #[arg(short = 'x', long)]
+        experiment_id: String,
+        /// The new name.
+        #[arg(long)]
+        new_name: String,
+    },
+    /// Mark an experiment and its runs deleted (`gc` removes them for good).
+    Delete {
+        #[arg(short = 'x', long)]
+        experiment_id: String,
+    },
+    /// Restore a deleted experiment and its runs.
+    Restore {
+        #[arg(short = 'x', long)]
+        experiment_id: String,
+    },
+    /// Write an experiment's runs as CSV: one row per run, params, metrics and tags as columns.
+    Csv {
+        #[arg(short = 'x', long)]
+        experiment_id: String,
+        /// The output file (default: standard output).
+        #[arg(short, long)]
+        filename: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List the runs of an experiment.
+    List {
+        #[arg(long)]
+        experiment_id: String,
+        /// Which runs to show.
+        #[arg(short, long, value_enum, default_value = "active-only")]
+        view: View,
+    },
+    /// Show a run as JSON: info, params, metrics, tags, inputs and outputs.
+    Describe {
+        #[arg(long)]
+        run_id: String,
+    },
+    /// Mark a run deleted (`gc` removes it for good).
+    Delete {
+        #[arg(long)]
+        run_id: String,
+    },
+    /// Restore a deleted run.
+    Restore {
+        #[arg(long)]
+        run_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// List the artifacts of a run (one directory level) as JSON.
+    List {
+        #[arg(short, long)]
+        run_id: String,
+        /// A directory inside the run's artifacts.
+        #[arg(short, long)]
+        artifact_path: Option<String>,
+    },
+    /// Download a run's artifacts (or any artifact URI) and print where they landed.
+    Download {
+        #[arg(short, long, required_unless_present = "artifact_uri")]
+        run_id: Option<String>,
+        /// A file or directory inside the run's artifacts (default: all of them).
+        #[arg(short, long)]
+        artifact_path: Option<String>,
+        /// An artifact URI instead of a run: runs:/<id>/path, mlflow-artifacts:/..., a path.
+        #[arg(short = 'u', long, conflicts_with = "run_id")]
+        artifact_uri: Option<String>,
+        /// Where to put them (default: a new temporary directory).
+        #[arg(short, long)]
+        dst_path: Option<PathBuf>,
+    },
+    /// Upload one file to a run's artifacts.
+    LogArtifact {
+        #[arg(short, long)]
+        local_file: PathBuf,
+        #[arg(short, long)]
+        run_id: String,
+        /// The directory inside the run's artifacts to put it in.
+        #[arg(short, long)]
+        artifact_path: Option<String>,
+    },
+    /// Upload a directory tree to a run's artifacts.
+    LogArtifacts {
+        #[arg(short, long)]
+        local_dir: PathBuf,
+        #[arg(short, long)]
+        run_id: String,
+        /// The directory inside the run's artifacts to put it in.
+        #[arg(short, long)]
+        artifact_path: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create MLflow's schema in a new database, or check an existing one is at MLflow
+    /// 3.17.2's revision.
+    Upgrade {
+        /// The database URI, e.g. sqlite:///mlflow.db.
+        url: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only remove what was deleted at least this long ago, e.g. 30d, 1d2h, 90m, 45s.
+    #[arg(long)]
+    pub older_than: Option<String>,
+    /// The database to clean (default: MLFLOW_TRACKING_URI when it is a database, else
+    /// sqlite:///mlflow.db).
+    #[arg(long)]
+    pub backend_store_uri: Option<String>,
+    /// Where the server keeps proxied (mlflow-artifacts:/) artifacts.
+    #[arg(long, default_value = "./mlartifacts")]
+    pub artifacts_destination: String,
+    /// Only these deleted runs (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    pub run_ids: Vec<String>,
+    /// Only these deleted experiments (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    pub experiment_ids: Vec<String>,
+}

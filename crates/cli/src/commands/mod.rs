@@ -1,0 +1,66 @@
+//! One module per command family.
+
+mod artifacts;
+mod db;
+mod experiments;
+mod gc;
+mod runs;
+mod server;
+
+use anyhow::Result;
+
+use crate::args::{Command, View};
+use crate::printer::Printer;
+use ferroflow_core::entities::ViewType;
+
+pub async fn run(command: Command, p: Printer) -> Result<()> {
+    match command {
+        Command::Server(a) | Command::Ui(a) => server::run(a, p).await,
+        Command::Experiments(c) => experiments::run(c, p).await,
+        Command::Runs(c) => runs::run(c, p).await,
+        Command::Artifacts(c) => artifacts::run(c, p).await,
+        Command::Db(c) => db::run(c, p).await,
+        Command::Gc(a) => gc::run(a, p).await,
+    }
+}
+
+pub fn view(v: View) -> ViewType {
+    match v {
+        View::ActiveOnly => ViewType::ActiveOnly,
+        View::DeletedOnly => ViewType::DeletedOnly,
+        View::All => ViewType::All,
+    }
+}
+
+/// `ferroflow_core::Error` carries a user-facing message; keep it as is.
+pub fn user(e: ferroflow_core::Error) -> anyhow::Error {
+    anyhow::anyhow!(e.message)
+}
+
+/// Milliseconds as a local-agnostic UTC timestamp, `2026-11-23 05:53:07`.
+pub fn format_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc() {
+        assert_eq!(super::format_millis(0), "1970-01-01 00:00:00");
+        assert_eq!(super::format_millis(1_795_413_187_000), "2026-11-23 05:53:07");
+    }
+}

@@ -1,0 +1,95 @@
+//! Opening the tracking store and artifact repositories a command needs, from URIs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use ferroflow_artifacts::{ArtifactRepo, LocalRepo};
+use ferroflow_client::{Credentials, HttpArtifactRepo, RestStore};
+use ferroflow_core::uri::{self, TrackingUri};
+use ferroflow_core::validation::LongValues;
+use ferroflow_store::TrackingStore;
+use ferroflow_store::sql::{SqlStore, StoreOptions};
+
+use crate::env;
+
+/// The tracking URI of client commands: MLFLOW_TRACKING_URI, or the local default database.
+pub fn tracking_uri() -> String {
+    env::var(env::MLFLOW_TRACKING_URI).unwrap_or_else(|| env::DEFAULT_TRACKING_URI.to_string())
+}
+
+pub fn long_values() -> LongValues {
+    if env::flag(env::MLFLOW_TRUNCATE_LONG_VALUES) == Some(false) { LongValues::Reject } else { LongValues::Truncate }
+}
+
+fn credentials() -> Credentials {
+    Credentials {
+        token: env::var(env::MLFLOW_TRACKING_TOKEN),
+        username: env::var(env::MLFLOW_TRACKING_USERNAME),
+        password: env::var(env::MLFLOW_TRACKING_PASSWORD),
+        insecure_tls: env::flag(env::MLFLOW_TRACKING_INSECURE_TLS).unwrap_or(false),
+    }
+}
+
+/// An absolute `./mlruns`, where runs logged straight to a database keep their artifacts
+/// (as MLflow's Python client does).
+pub fn local_artifact_root() -> String {
+    std::env::current_dir().map(|d| d.join("mlruns").display().to_string()).unwrap_or_else(|_| "./mlruns".into())
+}
+
+/// Refuses MLflow's legacy file store with a message that says what to do.
+pub fn reject_file_store(path: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "'{path}' is an MLflow file store (a directory of meta.yaml files). Ferroflow does not read or write the file store yet.\n\
+         Use a database instead, e.g. --backend-store-uri sqlite:///mlflow.db (MLflow can migrate a file store with `mlflow migrate-filestore`)."
+    )
+}
+
+/// Opens a SQL store at `uri`, creating the schema if the database is new.
+pub async fn open_sql(uri: &str, default_artifact_root: &str) -> Result<SqlStore> {
+    let opts = StoreOptions { default_artifact_root: default_artifact_root.to_string(), long_values: long_values(), ..Default::default() };
+    SqlStore::open(uri, opts).await.map_err(|e| anyhow::anyhow!("{}", e.message)).with_context(|| format!("cannot open the backend store {uri}"))
+}
+
+/// The tracking store behind `uri`, and for http URIs the client for its artifact proxy.
+pub struct Tracking {
+    pub store: Arc<dyn TrackingStore>,
+    pub rest: Option<RestStore>,
+}
+
+pub async fn open(uri: &str) -> Result<Tracking> {
+    match TrackingUri::parse(uri).map_err(|e| anyhow::anyhow!(e.message))? {
+        TrackingUri::Http(base) => {
+            let rest = RestStore::new(&base, credentials()).map_err(|e| anyhow::anyhow!(e.message))?;
+            Ok(Tracking { store: Arc::new(rest.clone()), rest: Some(rest) })
+        }
+        TrackingUri::Database(db) => {
+            let store = open_sql(&db, &local_artifact_root()).await?;
+            Ok(Tracking { store: Arc::new(store), rest: None })
+        }
+        TrackingUri::File(path) => Err(reject_file_store(&path)),
+    }
+}
+
+/// The repository holding an artifact URI, and the path of the URI inside it.
+pub fn artifact_repo(t: &Tracking, artifact_uri: &str) -> Result<(Arc<dyn ArtifactRepo>, String)> {
+    if let Some(path) = uri::mlflow_artifacts_path(artifact_uri) {
+        let rest = match artifact_uri.strip_prefix("mlflow-artifacts://") {
+            Some(rest) => {
+                let host = rest.split('/').next().unwrap_or_default();
+                RestStore::new(&format!("http://{host}"), credentials()).map_err(|e| anyhow::anyhow!(e.message))?
+            }
+            None => match &t.rest {
+                Some(r) => r.clone(),
+                None => bail!(
+                    "'{artifact_uri}' lives on a tracking server's artifact proxy; set MLFLOW_TRACKING_URI to that server (e.g. http://127.0.0.1:5000)"
+                ),
+            },
+        };
+        return Ok((Arc::new(HttpArtifactRepo::new(rest)), path.to_string()));
+    }
+    if let Some(path) = uri::local_path(artifact_uri) {
+        return Ok((Arc::new(LocalRepo::new(Path::new(&path))), String::new()));
+    }
+    bail!("Artifact URI '{artifact_uri}' uses a scheme Ferroflow cannot read yet (supported: mlflow-artifacts:/, file:, local paths)")
+}

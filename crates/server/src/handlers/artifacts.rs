@@ -1,0 +1,234 @@
+//! Artifacts: the `mlflow-artifacts` proxy, run artifact listing and download, and the
+//! multipart-upload protocol. Bodies stream between the socket and the repository.
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use ferroflow_artifacts::{ArtifactRepo, ByteStream, UploadedPart, safe_path};
+use ferroflow_core::entities::FileInfo;
+use ferroflow_core::{Error, ErrorCode};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::{empty, json};
+use crate::artifact_uri::{Location, resolve};
+use crate::request::Fields;
+use crate::{ApiResult, AppState};
+
+fn proxy(s: &AppState) -> ApiResult<Arc<dyn ArtifactRepo>> {
+    s.artifacts.clone().ok_or_else(|| {
+        Error::new(
+            ErrorCode::ENDPOINT_NOT_FOUND,
+            "Artifact proxying is disabled on this server (--no-serve-artifacts)",
+        )
+        .into()
+    })
+}
+
+fn body_stream(req: Request) -> ByteStream {
+    Box::pin(req.into_body().into_data_stream().map_err(std::io::Error::other))
+}
+
+/// A content type for a download; active content (HTML, SVG, JS) is served as text so
+/// an artifact can never script the UI's origin.
+fn content_type(path: &str) -> &'static str {
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "json" => "application/json",
+        "txt" | "log" | "md" | "py" | "yaml" | "yml" | "csv" | "tsv" | "html" | "htm" | "svg" | "js" | "mlmodel" => {
+            "text/plain; charset=utf-8"
+        }
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        _ if path.ends_with("MLmodel") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn download(repo: &dyn ArtifactRepo, path: &str) -> ApiResult<Response> {
+    let body = repo.read(path).await?;
+    let name = path.rsplit('/').next().unwrap_or(path).replace('"', "");
+    let mut resp = Response::new(Body::from_stream(body.stream));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+#[derive(Serialize)]
+struct Listing {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_uri: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileInfo>,
+}
+
+/// Lists `rel` under `loc`, with paths relative to `strip` (a prefix of repository paths).
+async fn list_relative(loc: &Location, rel: &str, strip: &str) -> ApiResult<Vec<FileInfo>> {
+    let files = loc.repo.list(&loc.path(rel)?).await?;
+    Ok(files
+        .into_iter()
+        .map(|mut f| {
+            f.path = f.path.strip_prefix(strip).map(|p| p.trim_start_matches('/').to_string()).unwrap_or(f.path);
+            f
+        })
+        .collect())
+}
+
+// ---- the mlflow-artifacts proxy ----
+
+pub async fn proxy_list(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    let path = safe_path(&f.opt_str("path")?.unwrap_or_default())?;
+    let loc = Location { repo, base: String::new() };
+    let files = list_relative(&loc, &path, &path).await?;
+    Ok(json(&Listing { root_uri: None, files }))
+}
+
+pub async fn proxy_download(State(s): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    download(repo.as_ref(), &safe_path(&path)?).await
+}
+
+pub async fn proxy_upload(State(s): State<AppState>, Path(path): Path<String>, req: Request) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    repo.write(&safe_path(&path)?, body_stream(req)).await?;
+    Ok(empty())
+}
+
+pub async fn proxy_delete(State(s): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    repo.delete(&safe_path(&path)?).await?;
+    Ok(empty())
+}
+
+// ---- multipart uploads ----
+
+fn external_base(headers: &HeaderMap, s: &AppState) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}:{}", s.config.host, s.config.port));
+    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{scheme}://{host}{}", s.config.static_prefix.trim_end_matches('/'))
+}
+
+pub async fn mpu_create(State(s): State<AppState>, Path(path): Path<String>, headers: HeaderMap, f: Fields) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    let path = safe_path(&path)?;
+    let num_parts = f.opt_i64("num_parts")?.unwrap_or(1);
+    if !(1..=10_000).contains(&num_parts) {
+        return Err(Error::invalid_param(format!("num_parts must be between 1 and 10000, got {num_parts}")).into());
+    }
+    let upload_id = repo.create_multipart(&path).await?;
+    let base = external_base(&headers, &s);
+    let encoded: String = path
+        .split('/')
+        .map(|seg| percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .collect::<Vec<_>>()
+        .join("/");
+    let credentials: Vec<_> = (1..=num_parts)
+        .map(|n| {
+            serde_json::json!({
+                "url": format!("{base}/api/2.0/mlflow-artifacts/mpu/upload/{encoded}?upload_id={upload_id}&part_number={n}"),
+                "part_number": n,
+                "headers": {},
+            })
+        })
+        .collect();
+    Ok(json(&serde_json::json!({ "upload_id": upload_id, "credentials": credentials })))
+}
+
+pub async fn mpu_upload_part(State(s): State<AppState>, Path(path): Path<String>, req: Request) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    let q = Fields::from_query(req.uri().query().unwrap_or(""));
+    let upload_id = q.req_str("upload_id")?;
+    let part = q.req_i64("part_number")?;
+    let part = u32::try_from(part).map_err(|_| Error::invalid_param(format!("Invalid part_number {part}")))?;
+    let uploaded = repo.upload_part(&safe_path(&path)?, &upload_id, part, body_stream(req)).await?;
+    let mut resp = empty();
+    if let Ok(v) = HeaderValue::from_str(&uploaded.etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+pub async fn mpu_complete(State(s): State<AppState>, Path(path): Path<String>, f: Fields) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    let upload_id = f.req_str("upload_id")?;
+    let parts = f
+        .objects("parts")?
+        .iter()
+        .map(|p| {
+            let n = p.req_i64("part_number")?;
+            Ok(UploadedPart {
+                part_number: u32::try_from(n).map_err(|_| Error::invalid_param(format!("Invalid part_number {n}")))?,
+                etag: p.opt_str("etag")?.unwrap_or_default(),
+            })
+        })
+        .collect::<ferroflow_core::Result<Vec<_>>>()?;
+    repo.complete_multipart(&safe_path(&path)?, &upload_id, &parts).await?;
+    Ok(empty())
+}
+
+pub async fn mpu_abort(State(s): State<AppState>, Path(path): Path<String>, f: Fields) -> ApiResult<Response> {
+    let repo = proxy(&s)?;
+    repo.abort_multipart(&safe_path(&path)?, &f.req_str("upload_id")?).await?;
+    Ok(empty())
+}
+
+pub async fn presigned_unsupported() -> ApiResult<Response> {
+    Err(Error::new(
+        ErrorCode::ENDPOINT_NOT_FOUND,
+        "Presigned URLs are not available for this artifact store; artifacts are served through the tracking server",
+    )
+    .into())
+}
+
+// ---- run artifacts ----
+
+async fn run_location(s: &AppState, run_id: &str) -> ApiResult<(String, Location)> {
+    let run = s.store.get_run(run_id).await?;
+    let loc = resolve(s, &run.info.artifact_uri)?;
+    Ok((run.info.artifact_uri, loc))
+}
+
+pub async fn list_run_artifacts(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let run_id = f.req_str_any(&["run_id", "run_uuid"])?;
+    let rel = safe_path(&f.opt_str("path")?.unwrap_or_default())?;
+    let (root_uri, loc) = run_location(&s, &run_id).await?;
+    let files = list_relative(&loc, &rel, &loc.base).await?;
+    Ok(json(&Listing { root_uri: Some(root_uri), files }))
+}
+
+pub async fn get_run_artifact(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let run_id = f.req_str_any(&["run_uuid", "run_id"])?;
+    let rel = f.req_str("path")?;
+    let (_, loc) = run_location(&s, &run_id).await?;
+    download(loc.repo.as_ref(), &loc.path(&rel)?).await
+}
+
+pub async fn upload_run_artifact(State(s): State<AppState>, req: Request) -> ApiResult<Response> {
+    let q = Fields::from_query(req.uri().query().unwrap_or(""));
+    let run_id = q.req_str_any(&["run_uuid", "run_id"])?;
+    let rel = q.req_str("path")?;
+    let (_, loc) = run_location(&s, &run_id).await?;
+    let path = loc.path(&rel)?;
+    loc.repo.write(&path, body_stream(req)).await?;
+    Ok(empty())
+}
+
+/// Lists a logged model's artifacts.
+pub async fn list_model_artifacts(s: &AppState, artifact_uri: &str, rel: &str) -> ApiResult<Response> {
+    let loc = resolve(s, artifact_uri)?;
+    let files = list_relative(&loc, rel, &loc.base).await?;
+    Ok(json(&Listing { root_uri: Some(artifact_uri.to_string()), files }))
+}

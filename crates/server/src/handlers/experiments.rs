@@ -1,0 +1,105 @@
+//! `experiments/*`.
+
+use axum::extract::State;
+use axum::response::Response;
+use ferroflow_core::entities::{Experiment, LifecycleStage, Tag, ViewType};
+use ferroflow_core::validation::DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS;
+use ferroflow_core::Error;
+use ferroflow_store::ExperimentSearch;
+use serde::Serialize;
+
+use super::{empty, json};
+use crate::request::Fields;
+use crate::{ApiResult, AppState};
+
+pub const VIEW_TYPES: &[(i64, &str)] = &[(1, "ACTIVE_ONLY"), (2, "DELETED_ONLY"), (3, "ALL")];
+
+pub fn tags(f: &Fields, name: &str) -> ferroflow_core::Result<Vec<Tag>> {
+    f.objects(name)?
+        .iter()
+        .map(|t| Ok(Tag::new(t.req_str("key")?, t.opt_str("value")?.unwrap_or_default())))
+        .collect()
+}
+
+pub async fn create(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let name = f.req_str("name")?;
+    let location = f.opt_str("artifact_location")?;
+    let id = s.store.create_experiment(&name, location.as_deref(), tags(&f, "tags")?).await?;
+    Ok(json(&serde_json::json!({ "experiment_id": id })))
+}
+
+#[derive(Serialize)]
+struct One {
+    experiment: Experiment,
+}
+
+pub async fn get(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let id = f.req_str("experiment_id")?;
+    Ok(json(&One { experiment: s.store.get_experiment(&id).await? }))
+}
+
+pub async fn get_by_name(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let name = f.req_str("experiment_name")?;
+    match s.store.get_experiment_by_name(&name).await? {
+        Some(experiment) => Ok(json(&One { experiment })),
+        None => Err(Error::not_found(format!("Could not find experiment with name '{name}'")).into()),
+    }
+}
+
+#[derive(Serialize)]
+struct SearchResponse {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    experiments: Vec<Experiment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let search = ExperimentSearch {
+        filter: f.opt_str("filter")?.unwrap_or_default(),
+        view: f.opt_enum("view_type", VIEW_TYPES)?.unwrap_or(ViewType::ActiveOnly),
+        max_results: f.opt_i64("max_results")?.unwrap_or(DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS),
+        order_by: f.str_list("order_by")?,
+        page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
+    };
+    let page = s.store.search_experiments(search).await?;
+    Ok(json(&SearchResponse { experiments: page.items, next_page_token: page.next_page_token }))
+}
+
+/// `experiments/list`, the MLflow 1.x endpoint, answered from search.
+pub async fn list(state: State<AppState>, f: Fields) -> ApiResult<Response> {
+    search(state, f).await
+}
+
+pub async fn update(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let id = f.req_str("experiment_id")?;
+    if let Some(name) = f.opt_str("new_name")? {
+        s.store.rename_experiment(&id, &name).await?;
+    }
+    Ok(empty())
+}
+
+pub async fn delete(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let id = f.req_str("experiment_id")?;
+    s.store.set_experiment_lifecycle(&id, LifecycleStage::Deleted).await?;
+    Ok(empty())
+}
+
+pub async fn restore(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let id = f.req_str("experiment_id")?;
+    s.store.set_experiment_lifecycle(&id, LifecycleStage::Active).await?;
+    Ok(empty())
+}
+
+pub async fn set_tag(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let id = f.req_str("experiment_id")?;
+    let tag = Tag::new(f.req_str("key")?, f.opt_str("value")?.unwrap_or_default());
+    s.store.set_experiment_tag(&id, tag).await?;
+    Ok(empty())
+}
+
+pub async fn delete_tag(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let id = f.req_str("experiment_id")?;
+    s.store.delete_experiment_tag(&id, &f.req_str("key")?).await?;
+    Ok(empty())
+}

@@ -1,0 +1,92 @@
+//! The route table: every endpoint once, mounted under `/api` and mirrored under `/ajax-api`.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, patch, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::{endpoint_not_found, method_not_allowed};
+use crate::handlers::{artifacts, experiments, logged_models, meta, metrics, runs};
+use crate::{AppState, pages, security};
+
+/// The `/2.0/mlflow` API: tracking and logged models.
+fn mlflow_api() -> Router<AppState> {
+    Router::new()
+        .route("/experiments/create", post(experiments::create))
+        .route("/experiments/get", get(experiments::get))
+        .route("/experiments/get-by-name", get(experiments::get_by_name))
+        .route("/experiments/search", get(experiments::search).post(experiments::search))
+        .route("/experiments/list", get(experiments::list))
+        .route("/experiments/update", post(experiments::update))
+        .route("/experiments/delete", post(experiments::delete))
+        .route("/experiments/restore", post(experiments::restore))
+        .route("/experiments/set-experiment-tag", post(experiments::set_tag))
+        .route("/experiments/delete-experiment-tag", post(experiments::delete_tag))
+        .route("/runs/create", post(runs::create))
+        .route("/runs/get", get(runs::get))
+        .route("/runs/update", post(runs::update))
+        .route("/runs/delete", post(runs::delete))
+        .route("/runs/restore", post(runs::restore))
+        .route("/runs/log-metric", post(runs::log_metric))
+        .route("/runs/log-parameter", post(runs::log_param))
+        .route("/runs/set-tag", post(runs::set_tag))
+        .route("/runs/delete-tag", post(runs::delete_tag))
+        .route("/runs/log-batch", post(runs::log_batch))
+        .route("/runs/log-inputs", post(runs::log_inputs))
+        .route("/runs/outputs", post(runs::log_outputs))
+        .route("/runs/log-model", post(runs::log_model))
+        .route("/runs/search", post(runs::search).get(runs::search))
+        .route("/metrics/get-history", get(metrics::get_history))
+        .route("/metrics/get-history-bulk-interval", get(metrics::get_history_bulk_interval))
+        .route("/artifacts/list", get(artifacts::list_run_artifacts))
+        .route("/artifacts/presigned-download-url", post(artifacts::presigned_unsupported))
+        .route("/artifacts/presigned-upload-url", post(artifacts::presigned_unsupported))
+        .route("/upload-artifact", post(artifacts::upload_run_artifact).put(artifacts::upload_run_artifact))
+        .route("/logged-models", post(logged_models::create))
+        .route("/logged-models/search", post(logged_models::search))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get).patch(logged_models::finalize).delete(logged_models::delete),
+        )
+        .route("/logged-models/{model_id}/params", post(logged_models::log_params))
+        .route("/logged-models/{model_id}/tags", patch(logged_models::set_tags))
+        .route("/logged-models/{model_id}/tags/{key}", delete(logged_models::delete_tag))
+        .route("/logged-models/{model_id}/artifacts/directories", get(logged_models::list_artifacts))
+}
+
+/// The `/2.0/mlflow-artifacts` API: the artifact proxy.
+fn artifacts_api() -> Router<AppState> {
+    Router::new()
+        .route("/artifacts", get(artifacts::proxy_list))
+        .route(
+            "/artifacts/{*path}",
+            get(artifacts::proxy_download).put(artifacts::proxy_upload).delete(artifacts::proxy_delete),
+        )
+        .route("/mpu/create/{*path}", post(artifacts::mpu_create))
+        .route("/mpu/upload/{*path}", put(artifacts::mpu_upload_part))
+        .route("/mpu/complete/{*path}", post(artifacts::mpu_complete))
+        .route("/mpu/abort/{*path}", post(artifacts::mpu_abort))
+        .route("/presigned/{*path}", get(artifacts::presigned_unsupported))
+        // Artifact bodies stream to disk; they have no size limit.
+        .layer(DefaultBodyLimit::disable())
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .nest("/2.0/mlflow", mlflow_api())
+        .nest("/2.0/mlflow-artifacts", artifacts_api())
+        .route("/3.0/mlflow/server-info", get(meta::server_info));
+    let app = Router::new()
+        .nest("/api", api.clone())
+        .nest("/ajax-api", api)
+        .route("/health", get(meta::health))
+        .route("/version", get(meta::version))
+        .route("/get-artifact", get(artifacts::get_run_artifact))
+        .route("/", get(pages::index))
+        .fallback(endpoint_not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    let prefix = state.config.static_prefix.trim_end_matches('/').to_string();
+    let app = if prefix.is_empty() { app } else { Router::new().nest(&prefix, app).fallback(endpoint_not_found) };
+    let app = app.with_state(state.clone());
+    security::layer(app, &state.config).layer(CatchPanicLayer::custom(meta::panic_response))
+}
