@@ -48,8 +48,19 @@ pub trait ArtifactRepo: Send + Sync + 'static {
 
     /// Starts a multipart upload to `path` and returns its id.
     async fn create_multipart(&self, path: &str) -> Result<String>;
-    async fn upload_part(&self, path: &str, upload_id: &str, part_number: u32, body: ByteStream) -> Result<UploadedPart>;
-    async fn complete_multipart(&self, path: &str, upload_id: &str, parts: &[UploadedPart]) -> Result<()>;
+    async fn upload_part(
+        &self,
+        path: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: ByteStream,
+    ) -> Result<UploadedPart>;
+    async fn complete_multipart(
+        &self,
+        path: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<()>;
     async fn abort_multipart(&self, path: &str, upload_id: &str) -> Result<()>;
 }
 
@@ -63,7 +74,10 @@ pub fn safe_path(path: &str) -> Result<String> {
     if path.contains('\\') {
         return Err(bad("Backslashes are not allowed."));
     }
-    if path.starts_with('/') || path.starts_with('~') || (path.len() > 1 && path.as_bytes()[1] == b':') {
+    if path.starts_with('/')
+        || path.starts_with('~')
+        || (path.len() > 1 && path.as_bytes()[1] == b':')
+    {
         return Err(bad("Absolute paths are not allowed."));
     }
     let mut parts = Vec::new();
@@ -92,7 +106,15 @@ mod tests {
 
     #[test]
     fn escapes_are_rejected() {
-        for bad in ["../x", "a/../../x", "/etc/passwd", "a\\b", "C:/x", "~/x", "a/\0"] {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a\\b",
+            "C:/x",
+            "~/x",
+            "a/\0",
+        ] {
             assert!(safe_path(bad).is_err(), "{bad:?}");
         }
         assert_eq!(safe_path("a//b/./c/").unwrap(), "a/b/c");

@@ -41,15 +41,27 @@ impl LocalRepo {
     fn resolve(&self, path: &str) -> Result<(String, PathBuf)> {
         let rel = safe_path(path)?;
         if rel.split('/').next() == Some(MPU_DIR) {
-            return Err(Error::invalid_param(format!("Invalid artifact path: '{path}'")));
+            return Err(Error::invalid_param(format!(
+                "Invalid artifact path: '{path}'"
+            )));
         }
-        let full = if rel.is_empty() { self.root.clone() } else { self.root.join(&rel) };
+        let full = if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(&rel)
+        };
         Ok((rel, full))
     }
 
     fn upload_dir(&self, upload_id: &str) -> Result<PathBuf> {
-        if upload_id.is_empty() || !upload_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(Error::invalid_param(format!("Invalid upload id '{upload_id}'")));
+        if upload_id.is_empty()
+            || !upload_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(Error::invalid_param(format!(
+                "Invalid upload id '{upload_id}'"
+            )));
         }
         Ok(self.root.join(MPU_DIR).join(upload_id))
     }
@@ -57,9 +69,19 @@ impl LocalRepo {
     /// Streams `body` into a fresh temporary file next to `dest` and returns it with its size.
     async fn spool(&self, dest: &Path, mut body: ByteStream) -> Result<(PathBuf, u64)> {
         let parent = dest.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&parent).await.map_err(|e| io_err(&parent.display().to_string(), e))?;
-        let tmp = parent.join(format!(".{}.part-{}", dest.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"), uuid::Uuid::new_v4().simple()));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| io_err(&tmp.display().to_string(), e))?;
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(|e| io_err(&parent.display().to_string(), e))?;
+        let tmp = parent.join(format!(
+            ".{}.part-{}",
+            dest.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("artifact"),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| io_err(&tmp.display().to_string(), e))?;
         let mut size = 0u64;
         let result: std::io::Result<()> = async {
             while let Some(chunk) = body.next().await {
@@ -74,7 +96,9 @@ impl LocalRepo {
         .await;
         if let Err(e) = result {
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(Error::bad_request(format!("The upload was interrupted: {e}")));
+            return Err(Error::bad_request(format!(
+                "The upload was interrupted: {e}"
+            )));
         }
         Ok((tmp, size))
     }
@@ -86,13 +110,18 @@ impl ArtifactRepo for LocalRepo {
         let (rel, full) = self.resolve(path)?;
         let mut dir = match tokio::fs::read_dir(&full).await {
             Ok(d) => d,
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => return Ok(Vec::new()),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                return Ok(Vec::new());
+            }
             Err(e) => return Err(io_err(&rel, e)),
         };
         let mut out = Vec::new();
         while let Some(entry) = dir.next_entry().await.map_err(|e| io_err(&rel, e))? {
-            let Ok(name) = entry.file_name().into_string() else { continue };
-            if rel.is_empty() && name == MPU_DIR || name.starts_with('.') && name.contains(".part-") {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if rel.is_empty() && name == MPU_DIR || name.starts_with('.') && name.contains(".part-")
+            {
                 continue;
             }
             let meta = entry.metadata().await.map_err(|e| io_err(&rel, e))?;
@@ -100,7 +129,11 @@ impl ArtifactRepo for LocalRepo {
             out.push(FileInfo {
                 path: join(&rel, &name),
                 is_dir,
-                file_size: if is_dir { None } else { Some(meta.len() as i64) },
+                file_size: if is_dir {
+                    None
+                } else {
+                    Some(meta.len() as i64)
+                },
             });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -109,12 +142,19 @@ impl ArtifactRepo for LocalRepo {
 
     async fn read(&self, path: &str) -> Result<ArtifactBody> {
         let (rel, full) = self.resolve(path)?;
-        let file = tokio::fs::File::open(&full).await.map_err(|e| io_err(&rel, e))?;
+        let file = tokio::fs::File::open(&full)
+            .await
+            .map_err(|e| io_err(&rel, e))?;
         let meta = file.metadata().await.map_err(|e| io_err(&rel, e))?;
         if meta.is_dir() {
-            return Err(Error::invalid_param(format!("'{rel}' is a directory, not a file")));
+            return Err(Error::invalid_param(format!(
+                "'{rel}' is a directory, not a file"
+            )));
         }
-        Ok(ArtifactBody { size: meta.len(), stream: ReaderStream::with_capacity(file, 64 * 1024).boxed() })
+        Ok(ArtifactBody {
+            size: meta.len(),
+            stream: ReaderStream::with_capacity(file, 64 * 1024).boxed(),
+        })
     }
 
     async fn write(&self, path: &str, body: ByteStream) -> Result<u64> {
@@ -123,20 +163,30 @@ impl ArtifactRepo for LocalRepo {
             return Err(Error::invalid_param("An artifact path must name a file"));
         }
         if tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_dir()) {
-            return Err(Error::invalid_param(format!("'{rel}' is a directory; cannot write a file there")));
+            return Err(Error::invalid_param(format!(
+                "'{rel}' is a directory; cannot write a file there"
+            )));
         }
         let (tmp, size) = self.spool(&full, body).await?;
-        tokio::fs::rename(&tmp, &full).await.map_err(|e| io_err(&rel, e))?;
+        tokio::fs::rename(&tmp, &full)
+            .await
+            .map_err(|e| io_err(&rel, e))?;
         Ok(size)
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
         let (rel, full) = self.resolve(path)?;
-        let meta = tokio::fs::metadata(&full).await.map_err(|e| io_err(&rel, e))?;
+        let meta = tokio::fs::metadata(&full)
+            .await
+            .map_err(|e| io_err(&rel, e))?;
         if meta.is_dir() {
-            tokio::fs::remove_dir_all(&full).await.map_err(|e| io_err(&rel, e))
+            tokio::fs::remove_dir_all(&full)
+                .await
+                .map_err(|e| io_err(&rel, e))
         } else {
-            tokio::fs::remove_file(&full).await.map_err(|e| io_err(&rel, e))
+            tokio::fs::remove_file(&full)
+                .await
+                .map_err(|e| io_err(&rel, e))
         }
     }
 
@@ -152,27 +202,49 @@ impl ArtifactRepo for LocalRepo {
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = self.upload_dir(&id)?;
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| io_err(&rel, e))?;
-        tokio::fs::write(dir.join("target"), rel.as_bytes()).await.map_err(|e| io_err(&rel, e))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_err(&rel, e))?;
+        tokio::fs::write(dir.join("target"), rel.as_bytes())
+            .await
+            .map_err(|e| io_err(&rel, e))?;
         Ok(id)
     }
 
-    async fn upload_part(&self, path: &str, upload_id: &str, part_number: u32, body: ByteStream) -> Result<UploadedPart> {
+    async fn upload_part(
+        &self,
+        path: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: ByteStream,
+    ) -> Result<UploadedPart> {
         let dir = self.upload_dir(upload_id)?;
         let target = tokio::fs::read_to_string(dir.join("target"))
             .await
             .map_err(|_| Error::not_found(format!("No multipart upload '{upload_id}'")))?;
         let (rel, _) = self.resolve(path)?;
         if target != rel {
-            return Err(Error::invalid_param(format!("Upload '{upload_id}' is for '{target}', not '{rel}'")));
+            return Err(Error::invalid_param(format!(
+                "Upload '{upload_id}' is for '{target}', not '{rel}'"
+            )));
         }
         let dest = dir.join(format!("{part_number:08}"));
         let (tmp, size) = self.spool(&dest, body).await?;
-        tokio::fs::rename(&tmp, &dest).await.map_err(|e| io_err(&rel, e))?;
-        Ok(UploadedPart { part_number, etag: format!("\"{part_number}-{size}\"") })
+        tokio::fs::rename(&tmp, &dest)
+            .await
+            .map_err(|e| io_err(&rel, e))?;
+        Ok(UploadedPart {
+            part_number,
+            etag: format!("\"{part_number}-{size}\""),
+        })
     }
 
-    async fn complete_multipart(&self, path: &str, upload_id: &str, parts: &[UploadedPart]) -> Result<()> {
+    async fn complete_multipart(
+        &self,
+        path: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<()> {
         let dir = self.upload_dir(upload_id)?;
         let (rel, full) = self.resolve(path)?;
         let mut sorted = parts.to_vec();
@@ -181,12 +253,19 @@ impl ArtifactRepo for LocalRepo {
         for p in &sorted {
             let f = dir.join(format!("{:08}", p.part_number));
             if tokio::fs::metadata(&f).await.is_err() {
-                return Err(Error::invalid_param(format!("Part {} of upload '{upload_id}' was never uploaded", p.part_number)));
+                return Err(Error::invalid_param(format!(
+                    "Part {} of upload '{upload_id}' was never uploaded",
+                    p.part_number
+                )));
             }
             files.push(f);
         }
         let stream = futures_util::stream::iter(files)
-            .then(|f| async move { tokio::fs::File::open(f).await.map(|file| ReaderStream::with_capacity(file, 64 * 1024)) })
+            .then(|f| async move {
+                tokio::fs::File::open(f)
+                    .await
+                    .map(|file| ReaderStream::with_capacity(file, 64 * 1024))
+            })
             .map(|r| match r {
                 Ok(s) => s.boxed(),
                 Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
@@ -194,7 +273,9 @@ impl ArtifactRepo for LocalRepo {
             .flatten()
             .boxed();
         let (tmp, _) = self.spool(&full, stream).await?;
-        tokio::fs::rename(&tmp, &full).await.map_err(|e| io_err(&rel, e))?;
+        tokio::fs::rename(&tmp, &full)
+            .await
+            .map_err(|e| io_err(&rel, e))?;
         let _ = tokio::fs::remove_dir_all(&dir).await;
         Ok(())
     }
@@ -214,28 +295,50 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
-    fn body(parts: &[&'static str]) -> ByteStream {
-        futures_util::stream::iter(parts.to_vec().into_iter().map(|p| Ok(Bytes::from_static(p.as_bytes())))).boxed()
+    fn body(parts: &'static [&'static str]) -> ByteStream {
+        futures_util::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p.as_bytes()))))
+            .boxed()
     }
 
     async fn read_all(repo: &LocalRepo, path: &str) -> String {
         let b = repo.read(path).await.unwrap();
         let chunks: Vec<_> = b.stream.collect().await;
-        String::from_utf8(chunks.into_iter().flat_map(|c| c.unwrap().to_vec()).collect()).unwrap()
+        String::from_utf8(
+            chunks
+                .into_iter()
+                .flat_map(|c| c.unwrap().to_vec())
+                .collect(),
+        )
+        .unwrap()
     }
 
     #[tokio::test]
     async fn write_list_read_delete() {
         let dir = tempfile::tempdir().unwrap();
         let repo = LocalRepo::new(dir.path());
-        assert_eq!(repo.write("1/r/artifacts/a.txt", body(&["hel", "lo"])).await.unwrap(), 5);
-        repo.write("1/r/artifacts/sub/b.txt", body(&["x"])).await.unwrap();
+        assert_eq!(
+            repo.write("1/r/artifacts/a.txt", body(&["hel", "lo"]))
+                .await
+                .unwrap(),
+            5
+        );
+        repo.write("1/r/artifacts/sub/b.txt", body(&["x"]))
+            .await
+            .unwrap();
         let l = repo.list("1/r/artifacts").await.unwrap();
         assert_eq!(
             l,
             vec![
-                FileInfo { path: "1/r/artifacts/a.txt".into(), is_dir: false, file_size: Some(5) },
-                FileInfo { path: "1/r/artifacts/sub".into(), is_dir: true, file_size: None },
+                FileInfo {
+                    path: "1/r/artifacts/a.txt".into(),
+                    is_dir: false,
+                    file_size: Some(5)
+                },
+                FileInfo {
+                    path: "1/r/artifacts/sub".into(),
+                    is_dir: true,
+                    file_size: None
+                },
             ]
         );
         assert_eq!(read_all(&repo, "1/r/artifacts/a.txt").await, "hello");
@@ -243,7 +346,10 @@ mod tests {
         assert!(repo.read("../x").await.is_err());
         repo.delete("1/r/artifacts/sub").await.unwrap();
         assert_eq!(repo.list("1/r/artifacts").await.unwrap().len(), 1);
-        assert_eq!(repo.read("missing").await.err().unwrap().code, ferroflow_core::ErrorCode::RESOURCE_DOES_NOT_EXIST);
+        assert_eq!(
+            repo.read("missing").await.err().unwrap().code,
+            ferroflow_core::ErrorCode::RESOURCE_DOES_NOT_EXIST
+        );
     }
 
     #[tokio::test]
@@ -251,10 +357,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = LocalRepo::new(dir.path());
         let id = repo.create_multipart("big.bin").await.unwrap();
-        let p2 = repo.upload_part("big.bin", &id, 2, body(&["world"])).await.unwrap();
-        let p1 = repo.upload_part("big.bin", &id, 1, body(&["hello "])).await.unwrap();
-        repo.complete_multipart("big.bin", &id, &[p2, p1]).await.unwrap();
+        let p2 = repo
+            .upload_part("big.bin", &id, 2, body(&["world"]))
+            .await
+            .unwrap();
+        let p1 = repo
+            .upload_part("big.bin", &id, 1, body(&["hello "]))
+            .await
+            .unwrap();
+        repo.complete_multipart("big.bin", &id, &[p2, p1])
+            .await
+            .unwrap();
         assert_eq!(read_all(&repo, "big.bin").await, "hello world");
-        assert_eq!(repo.list("").await.unwrap().len(), 1, "upload scratch space is not listed");
+        assert_eq!(
+            repo.list("").await.unwrap().len(),
+            1,
+            "upload scratch space is not listed"
+        );
     }
 }

@@ -12,14 +12,19 @@ use crate::env;
 /// MLFLOW_TRACKING_URI: a server (http://127.0.0.1:5000) or a database (sqlite:///mlflow.db,
 /// the default).
 #[derive(Debug, Parser)]
-#[command(name = "ferroflow", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "ferroflow",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Print only results, no notes or progress.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
     /// Log more (repeat for more detail); FERROFLOW_LOG sets a precise filter.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     #[command(subcommand)]
@@ -289,4 +294,13 @@ pub struct GcArgs {
     /// Only these deleted experiments (comma-separated ids).
     #[arg(long, value_delimiter = ',')]
     pub experiment_ids: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -23,6 +23,7 @@ fn init_logging(verbose: u8, default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -32,7 +33,10 @@ fn main() -> std::process::ExitCode {
     let is_server = matches!(cli.command, Command::Server(_) | Command::Ui(_));
     init_logging(cli.verbose, if is_server { "info" } else { "warn" });
     let printer = Printer { quiet: cli.quiet };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             printer.note(format!("error: cannot start the async runtime: {e}"));

@@ -19,7 +19,11 @@ pub fn tracking_uri() -> String {
 }
 
 pub fn long_values() -> LongValues {
-    if env::flag(env::MLFLOW_TRUNCATE_LONG_VALUES) == Some(false) { LongValues::Reject } else { LongValues::Truncate }
+    if env::flag(env::MLFLOW_TRUNCATE_LONG_VALUES) == Some(false) {
+        LongValues::Reject
+    } else {
+        LongValues::Truncate
+    }
 }
 
 fn credentials() -> Credentials {
@@ -34,7 +38,9 @@ fn credentials() -> Credentials {
 /// An absolute `./mlruns`, where runs logged straight to a database keep their artifacts
 /// (as MLflow's Python client does).
 pub fn local_artifact_root() -> String {
-    std::env::current_dir().map(|d| d.join("mlruns").display().to_string()).unwrap_or_else(|_| "./mlruns".into())
+    std::env::current_dir()
+        .map(|d| d.join("mlruns").display().to_string())
+        .unwrap_or_else(|_| "./mlruns".into())
 }
 
 /// Refuses MLflow's legacy file store with a message that says what to do.
@@ -47,8 +53,15 @@ pub fn reject_file_store(path: &str) -> anyhow::Error {
 
 /// Opens a SQL store at `uri`, creating the schema if the database is new.
 pub async fn open_sql(uri: &str, default_artifact_root: &str) -> Result<SqlStore> {
-    let opts = StoreOptions { default_artifact_root: default_artifact_root.to_string(), long_values: long_values(), ..Default::default() };
-    SqlStore::open(uri, opts).await.map_err(|e| anyhow::anyhow!("{}", e.message)).with_context(|| format!("cannot open the backend store {uri}"))
+    let opts = StoreOptions {
+        default_artifact_root: default_artifact_root.to_string(),
+        long_values: long_values(),
+        ..Default::default()
+    };
+    SqlStore::open(uri, opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))
+        .with_context(|| format!("cannot open the backend store {uri}"))
 }
 
 /// The tracking store behind `uri`, and for http URIs the client for its artifact proxy.
@@ -60,12 +73,19 @@ pub struct Tracking {
 pub async fn open(uri: &str) -> Result<Tracking> {
     match TrackingUri::parse(uri).map_err(|e| anyhow::anyhow!(e.message))? {
         TrackingUri::Http(base) => {
-            let rest = RestStore::new(&base, credentials()).map_err(|e| anyhow::anyhow!(e.message))?;
-            Ok(Tracking { store: Arc::new(rest.clone()), rest: Some(rest) })
+            let rest =
+                RestStore::new(&base, credentials()).map_err(|e| anyhow::anyhow!(e.message))?;
+            Ok(Tracking {
+                store: Arc::new(rest.clone()),
+                rest: Some(rest),
+            })
         }
         TrackingUri::Database(db) => {
             let store = open_sql(&db, &local_artifact_root()).await?;
-            Ok(Tracking { store: Arc::new(store), rest: None })
+            Ok(Tracking {
+                store: Arc::new(store),
+                rest: None,
+            })
         }
         TrackingUri::File(path) => Err(reject_file_store(&path)),
     }
@@ -77,7 +97,8 @@ pub fn artifact_repo(t: &Tracking, artifact_uri: &str) -> Result<(Arc<dyn Artifa
         let rest = match artifact_uri.strip_prefix("mlflow-artifacts://") {
             Some(rest) => {
                 let host = rest.split('/').next().unwrap_or_default();
-                RestStore::new(&format!("http://{host}"), credentials()).map_err(|e| anyhow::anyhow!(e.message))?
+                RestStore::new(&format!("http://{host}"), credentials())
+                    .map_err(|e| anyhow::anyhow!(e.message))?
             }
             None => match &t.rest {
                 Some(r) => r.clone(),
@@ -89,7 +110,20 @@ pub fn artifact_repo(t: &Tracking, artifact_uri: &str) -> Result<(Arc<dyn Artifa
         return Ok((Arc::new(HttpArtifactRepo::new(rest)), path.to_string()));
     }
     if let Some(path) = uri::local_path(artifact_uri) {
-        return Ok((Arc::new(LocalRepo::new(Path::new(&path))), String::new()));
+        // A file is served from its directory, so that it keeps its name.
+        let p = Path::new(&path);
+        if p.is_file() {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let parent = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            return Ok((Arc::new(LocalRepo::new(parent)), name));
+        }
+        return Ok((Arc::new(LocalRepo::new(p)), String::new()));
     }
-    bail!("Artifact URI '{artifact_uri}' uses a scheme Ferroflow cannot read yet (supported: mlflow-artifacts:/, file:, local paths)")
+    bail!(
+        "Artifact URI '{artifact_uri}' uses a scheme Ferroflow cannot read yet (supported: mlflow-artifacts:/, file:, local paths)"
+    )
 }

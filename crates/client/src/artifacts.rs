@@ -23,13 +23,19 @@ impl HttpArtifactRepo {
     fn url_path(path: &str) -> String {
         let encoded: Vec<String> = path
             .split('/')
-            .map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string())
+            .map(|s| {
+                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            })
             .collect();
         format!("/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/"))
     }
 
     fn unreachable(&self, e: reqwest::Error) -> Error {
-        Error::new(ferroflow_core::ErrorCode::TEMPORARILY_UNAVAILABLE, format!("Cannot reach {}: {e}", self.rest.base()))
+        Error::new(
+            ferroflow_core::ErrorCode::TEMPORARILY_UNAVAILABLE,
+            format!("Cannot reach {}: {e}", self.rest.base()),
+        )
     }
 }
 
@@ -51,7 +57,10 @@ impl ArtifactRepo for HttpArtifactRepo {
             .await
             .map_err(|e| self.unreachable(e))?;
         let resp = self.rest.check(resp).await?;
-        let listing: Listing = resp.json().await.map_err(|e| Error::internal(format!("Unexpected artifact listing: {e}")))?;
+        let listing: Listing = resp
+            .json()
+            .await
+            .map_err(|e| Error::internal(format!("Unexpected artifact listing: {e}")))?;
         let mut files: Vec<FileInfo> = listing
             .files
             .into_iter()
@@ -66,7 +75,12 @@ impl ArtifactRepo for HttpArtifactRepo {
 
     async fn read(&self, path: &str) -> Result<ArtifactBody> {
         let path = safe_path(path)?;
-        let resp = self.rest.request(Method::GET, &Self::url_path(&path)).send().await.map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .rest
+            .request(Method::GET, &Self::url_path(&path))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         let resp = self.rest.check(resp).await?;
         let size = resp.content_length().unwrap_or(0);
         let stream: ByteStream = Box::pin(resp.bytes_stream().map_err(std::io::Error::other));
@@ -93,7 +107,12 @@ impl ArtifactRepo for HttpArtifactRepo {
 
     async fn delete(&self, path: &str) -> Result<()> {
         let path = safe_path(path)?;
-        let resp = self.rest.request(Method::DELETE, &Self::url_path(&path)).send().await.map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .rest
+            .request(Method::DELETE, &Self::url_path(&path))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         self.rest.check(resp).await?;
         Ok(())
     }
@@ -102,17 +121,24 @@ impl ArtifactRepo for HttpArtifactRepo {
         // A directory lists its children; a file lists as nothing or as itself.
         let files = self.list(path).await?;
         let p = safe_path(path)?;
-        Ok(!files.is_empty() && !(files.len() == 1 && files[0].path == p && !files[0].is_dir))
+        let only_itself = files.len() == 1 && files[0].path == p && !files[0].is_dir;
+        Ok(!files.is_empty() && !only_itself)
     }
 
     async fn create_multipart(&self, _path: &str) -> Result<String> {
-        Err(Error::invalid_param("Multipart uploads through the client are not supported; files are streamed in one request"))
+        Err(Error::invalid_param(
+            "Multipart uploads through the client are not supported; files are streamed in one request",
+        ))
     }
     async fn upload_part(&self, _: &str, _: &str, _: u32, _: ByteStream) -> Result<UploadedPart> {
-        Err(Error::invalid_param("Multipart uploads through the client are not supported"))
+        Err(Error::invalid_param(
+            "Multipart uploads through the client are not supported",
+        ))
     }
     async fn complete_multipart(&self, _: &str, _: &str, _: &[UploadedPart]) -> Result<()> {
-        Err(Error::invalid_param("Multipart uploads through the client are not supported"))
+        Err(Error::invalid_param(
+            "Multipart uploads through the client are not supported",
+        ))
     }
     async fn abort_multipart(&self, _: &str, _: &str) -> Result<()> {
         Ok(())

@@ -2,13 +2,13 @@
 
 use async_trait::async_trait;
 use ferroflow_core::entities::{
-    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput, ModelOutput, Page,
-    Param, Run, RunInfo, Tag,
+    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
+    ModelOutput, Page, Param, Run, RunInfo, Tag,
 };
 use ferroflow_core::{Error, ErrorCode, Result};
 use ferroflow_store::{
-    Batch, CreateLoggedModel, CreateRun, ExperimentSearch, Garbage, LoggedModelSearch, MetricHistory, RunSearch,
-    RunUpdate, TrackingStore,
+    Batch, CreateLoggedModel, CreateRun, ExperimentSearch, Garbage, LoggedModelSearch,
+    MetricHistory, RunSearch, RunUpdate, TrackingStore,
 };
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -33,7 +33,10 @@ pub struct RestStore {
 }
 
 fn transport(base: &str, e: reqwest::Error) -> Error {
-    Error::new(ErrorCode::TEMPORARILY_UNAVAILABLE, format!("Cannot reach the tracking server at {base}: {e}"))
+    Error::new(
+        ErrorCode::TEMPORARILY_UNAVAILABLE,
+        format!("Cannot reach the tracking server at {base}: {e}"),
+    )
 }
 
 impl RestStore {
@@ -43,7 +46,11 @@ impl RestStore {
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(RestStore { http, base: base.trim_end_matches('/').to_string(), creds })
+        Ok(RestStore {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            creds,
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -67,10 +74,16 @@ impl RestStore {
         }
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        if let Ok(v) = serde_json::from_str::<Value>(&text) {
-            if let (Some(code), Some(msg)) = (v.get("error_code").and_then(|c| c.as_str()), v.get("message").and_then(|m| m.as_str())) {
-                return Err(Error::new(ErrorCode::parse(code).unwrap_or(ErrorCode::INTERNAL_ERROR), msg));
-            }
+        if let Ok(v) = serde_json::from_str::<Value>(&text)
+            && let (Some(code), Some(msg)) = (
+                v.get("error_code").and_then(|c| c.as_str()),
+                v.get("message").and_then(|m| m.as_str()),
+            )
+        {
+            return Err(Error::new(
+                ErrorCode::parse(code).unwrap_or(ErrorCode::INTERNAL_ERROR),
+                msg,
+            ));
         }
         let code = match status.as_u16() {
             404 => ErrorCode::ENDPOINT_NOT_FOUND,
@@ -79,18 +92,38 @@ impl RestStore {
             400..=499 => ErrorCode::BAD_REQUEST,
             _ => ErrorCode::INTERNAL_ERROR,
         };
-        Err(Error::new(code, format!("The tracking server answered {status}: {}", text.chars().take(300).collect::<String>())))
+        Err(Error::new(
+            code,
+            format!(
+                "The tracking server answered {status}: {}",
+                text.chars().take(300).collect::<String>()
+            ),
+        ))
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: Method, endpoint: &str, body: Value) -> Result<T> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        body: Value,
+    ) -> Result<T> {
         let path = format!("/api/2.0/mlflow/{endpoint}");
         let rb = self.request(method.clone(), &path);
-        let rb = if method == Method::GET { rb.query(&query_pairs(&body)) } else { rb.json(&body) };
+        let rb = if method == Method::GET {
+            rb.query(&query_pairs(&body))
+        } else {
+            rb.json(&body)
+        };
         let resp = rb.send().await.map_err(|e| transport(&self.base, e))?;
         let resp = self.check(resp).await?;
         let text = resp.text().await.map_err(|e| transport(&self.base, e))?;
-        let text = if text.trim().is_empty() { "{}".to_string() } else { text };
-        serde_json::from_str(&text).map_err(|e| Error::internal(format!("Unexpected answer from {endpoint}: {e}")))
+        let text = if text.trim().is_empty() {
+            "{}".to_string()
+        } else {
+            text
+        };
+        serde_json::from_str(&text)
+            .map_err(|e| Error::internal(format!("Unexpected answer from {endpoint}: {e}")))
     }
 
     async fn post(&self, endpoint: &str, body: Value) -> Result<()> {
@@ -159,7 +192,12 @@ struct ModelsResp {
 }
 
 fn kv(items: &[Tag]) -> Value {
-    Value::Array(items.iter().map(|t| json!({"key": t.key, "value": t.value})).collect())
+    Value::Array(
+        items
+            .iter()
+            .map(|t| json!({"key": t.key, "value": t.value}))
+            .collect(),
+    )
 }
 
 fn metric_json(m: &Metric) -> Value {
@@ -168,22 +206,40 @@ fn metric_json(m: &Metric) -> Value {
 
 #[async_trait]
 impl TrackingStore for RestStore {
-    async fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: Vec<Tag>) -> Result<String> {
+    async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: Vec<Tag>,
+    ) -> Result<String> {
         #[derive(Deserialize)]
         struct R {
             experiment_id: String,
         }
         let r: R = self
-            .call(Method::POST, "experiments/create", json!({"name": name, "artifact_location": artifact_location, "tags": kv(&tags)}))
+            .call(
+                Method::POST,
+                "experiments/create",
+                json!({"name": name, "artifact_location": artifact_location, "tags": kv(&tags)}),
+            )
             .await?;
         Ok(r.experiment_id)
     }
     async fn get_experiment(&self, id: &str) -> Result<Experiment> {
-        let r: ExperimentResp = self.call(Method::GET, "experiments/get", json!({"experiment_id": id})).await?;
+        let r: ExperimentResp = self
+            .call(Method::GET, "experiments/get", json!({"experiment_id": id}))
+            .await?;
         Ok(r.experiment)
     }
     async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
-        match self.call::<ExperimentResp>(Method::GET, "experiments/get-by-name", json!({"experiment_name": name})).await {
+        match self
+            .call::<ExperimentResp>(
+                Method::GET,
+                "experiments/get-by-name",
+                json!({"experiment_name": name}),
+            )
+            .await
+        {
             Ok(r) => Ok(Some(r.experiment)),
             Err(e) if e.code == ErrorCode::RESOURCE_DOES_NOT_EXIST => Ok(None),
             Err(e) => Err(e),
@@ -197,20 +253,39 @@ impl TrackingStore for RestStore {
                 json!({"filter": s.filter, "view_type": s.view.as_str(), "max_results": s.max_results, "order_by": s.order_by, "page_token": s.page_token}),
             )
             .await?;
-        Ok(Page { items: r.experiments, next_page_token: r.next_page_token })
+        Ok(Page {
+            items: r.experiments,
+            next_page_token: r.next_page_token,
+        })
     }
     async fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()> {
-        self.post("experiments/update", json!({"experiment_id": id, "new_name": new_name})).await
+        self.post(
+            "experiments/update",
+            json!({"experiment_id": id, "new_name": new_name}),
+        )
+        .await
     }
     async fn set_experiment_lifecycle(&self, id: &str, stage: LifecycleStage) -> Result<()> {
-        let ep = if stage == LifecycleStage::Deleted { "experiments/delete" } else { "experiments/restore" };
+        let ep = if stage == LifecycleStage::Deleted {
+            "experiments/delete"
+        } else {
+            "experiments/restore"
+        };
         self.post(ep, json!({"experiment_id": id})).await
     }
     async fn set_experiment_tag(&self, id: &str, tag: Tag) -> Result<()> {
-        self.post("experiments/set-experiment-tag", json!({"experiment_id": id, "key": tag.key, "value": tag.value})).await
+        self.post(
+            "experiments/set-experiment-tag",
+            json!({"experiment_id": id, "key": tag.key, "value": tag.value}),
+        )
+        .await
     }
     async fn delete_experiment_tag(&self, id: &str, key: &str) -> Result<()> {
-        self.post("experiments/delete-experiment-tag", json!({"experiment_id": id, "key": key})).await
+        self.post(
+            "experiments/delete-experiment-tag",
+            json!({"experiment_id": id, "key": key}),
+        )
+        .await
     }
 
     async fn create_run(&self, req: CreateRun) -> Result<Run> {
@@ -224,7 +299,9 @@ impl TrackingStore for RestStore {
         Ok(r.run)
     }
     async fn get_run(&self, run_id: &str) -> Result<Run> {
-        let r: RunResp = self.call(Method::GET, "runs/get", json!({"run_id": run_id})).await?;
+        let r: RunResp = self
+            .call(Method::GET, "runs/get", json!({"run_id": run_id}))
+            .await?;
         Ok(r.run)
     }
     async fn update_run(&self, run_id: &str, u: RunUpdate) -> Result<RunInfo> {
@@ -242,7 +319,11 @@ impl TrackingStore for RestStore {
         Ok(r.run_info)
     }
     async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> Result<()> {
-        let ep = if stage == LifecycleStage::Deleted { "runs/delete" } else { "runs/restore" };
+        let ep = if stage == LifecycleStage::Deleted {
+            "runs/delete"
+        } else {
+            "runs/restore"
+        };
         self.post(ep, json!({"run_id": run_id})).await
     }
     async fn log_batch(&self, run_id: &str, b: Batch) -> Result<()> {
@@ -250,13 +331,24 @@ impl TrackingStore for RestStore {
         self.post("runs/log-batch", json!({"run_id": run_id, "metrics": metrics, "params": kv(&b.params), "tags": kv(&b.tags)})).await
     }
     async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        self.post("runs/delete-tag", json!({"run_id": run_id, "key": key})).await
+        self.post("runs/delete-tag", json!({"run_id": run_id, "key": key}))
+            .await
     }
-    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
-        self.post("runs/log-inputs", json!({"run_id": run_id, "datasets": datasets, "models": models})).await
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> Result<()> {
+        self.post(
+            "runs/log-inputs",
+            json!({"run_id": run_id, "datasets": datasets, "models": models}),
+        )
+        .await
     }
     async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
-        self.post("runs/outputs", json!({"run_id": run_id, "models": models})).await
+        self.post("runs/outputs", json!({"run_id": run_id, "models": models}))
+            .await
     }
     async fn search_runs(&self, s: RunSearch) -> Result<Page<Run>> {
         let r: RunsResp = self
@@ -266,17 +358,36 @@ impl TrackingStore for RestStore {
                 json!({"experiment_ids": s.experiment_ids, "filter": s.filter, "run_view_type": s.view.as_str(), "max_results": s.max_results, "order_by": s.order_by, "page_token": s.page_token}),
             )
             .await?;
-        Ok(Page { items: r.runs, next_page_token: r.next_page_token })
+        Ok(Page {
+            items: r.runs,
+            next_page_token: r.next_page_token,
+        })
     }
-    async fn metric_history(&self, run_id: &str, key: &str, max_results: Option<i64>, page_token: Option<String>) -> Result<MetricHistory> {
+    async fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: Option<i64>,
+        page_token: Option<String>,
+    ) -> Result<MetricHistory> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let r: MetricsResp = self
             .call(Method::GET, "metrics/get-history", json!({"run_id": run_id, "metric_key": key, "max_results": max_results, "page_token": page_token}))
             .await?;
         let _ = tx.send(r.next_page_token);
-        Ok(MetricHistory { metrics: futures_util::stream::iter(r.metrics.into_iter().map(Ok)).boxed(), next_page_token: rx })
+        Ok(MetricHistory {
+            metrics: futures_util::stream::iter(r.metrics.into_iter().map(Ok)).boxed(),
+            next_page_token: rx,
+        })
     }
-    async fn metric_history_bulk_interval(&self, run_ids: &[String], key: &str, start: Option<i64>, end: Option<i64>, max_results: i64) -> Result<Vec<Metric>> {
+    async fn metric_history_bulk_interval(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+        max_results: i64,
+    ) -> Result<Vec<Metric>> {
         let r: MetricsResp = self
             .call(
                 Method::GET,
@@ -298,30 +409,64 @@ impl TrackingStore for RestStore {
         Ok(r.model)
     }
     async fn get_logged_model(&self, id: &str) -> Result<LoggedModel> {
-        let r: ModelResp = self.call(Method::GET, &format!("logged-models/{id}"), json!({})).await?;
+        let r: ModelResp = self
+            .call(Method::GET, &format!("logged-models/{id}"), json!({}))
+            .await?;
         Ok(r.model)
     }
-    async fn finalize_logged_model(&self, id: &str, status: LoggedModelStatus) -> Result<LoggedModel> {
-        let r: ModelResp = self.call(Method::PATCH, &format!("logged-models/{id}"), json!({"model_id": id, "status": status.as_str()})).await?;
+    async fn finalize_logged_model(
+        &self,
+        id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        let r: ModelResp = self
+            .call(
+                Method::PATCH,
+                &format!("logged-models/{id}"),
+                json!({"model_id": id, "status": status.as_str()}),
+            )
+            .await?;
         Ok(r.model)
     }
     async fn delete_logged_model(&self, id: &str) -> Result<()> {
-        let _: Value = self.call(Method::DELETE, &format!("logged-models/{id}"), json!({})).await?;
+        let _: Value = self
+            .call(Method::DELETE, &format!("logged-models/{id}"), json!({}))
+            .await?;
         Ok(())
     }
     async fn set_logged_model_tags(&self, id: &str, tags: Vec<Tag>) -> Result<()> {
-        let _: Value = self.call(Method::PATCH, &format!("logged-models/{id}/tags"), json!({"tags": kv(&tags)})).await?;
+        let _: Value = self
+            .call(
+                Method::PATCH,
+                &format!("logged-models/{id}/tags"),
+                json!({"tags": kv(&tags)}),
+            )
+            .await?;
         Ok(())
     }
     async fn delete_logged_model_tag(&self, id: &str, key: &str) -> Result<()> {
-        let _: Value = self.call(Method::DELETE, &format!("logged-models/{id}/tags/{key}"), json!({})).await?;
+        let _: Value = self
+            .call(
+                Method::DELETE,
+                &format!("logged-models/{id}/tags/{key}"),
+                json!({}),
+            )
+            .await?;
         Ok(())
     }
     async fn log_logged_model_params(&self, id: &str, params: Vec<Param>) -> Result<()> {
-        self.post(&format!("logged-models/{id}/params"), json!({"params": kv(&params)})).await
+        self.post(
+            &format!("logged-models/{id}/params"),
+            json!({"params": kv(&params)}),
+        )
+        .await
     }
     async fn search_logged_models(&self, s: LoggedModelSearch) -> Result<Page<LoggedModel>> {
-        let order: Vec<Value> = s.order_by.iter().map(|(f, a)| json!({"field_name": f, "ascending": a})).collect();
+        let order: Vec<Value> = s
+            .order_by
+            .iter()
+            .map(|(f, a)| json!({"field_name": f, "ascending": a}))
+            .collect();
         let r: ModelsResp = self
             .call(
                 Method::POST,
@@ -329,7 +474,10 @@ impl TrackingStore for RestStore {
                 json!({"experiment_ids": s.experiment_ids, "filter": s.filter, "order_by": order, "max_results": s.max_results, "page_token": s.page_token}),
             )
             .await?;
-        Ok(Page { items: r.models, next_page_token: r.next_page_token })
+        Ok(Page {
+            items: r.models,
+            next_page_token: r.next_page_token,
+        })
     }
 
     async fn garbage(&self, _older_than_ms: Option<i64>) -> Result<Garbage> {

@@ -21,7 +21,10 @@ pub struct KeyValue {
 
 impl KeyValue {
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        KeyValue { key: key.into(), value: value.into() }
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -84,7 +87,10 @@ string_enum!(
 
 impl RunStatus {
     pub fn is_terminated(self) -> bool {
-        matches!(self, RunStatus::Finished | RunStatus::Failed | RunStatus::Killed)
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Killed
+        )
     }
 }
 
@@ -169,7 +175,8 @@ pub mod json_f64 {
         }
         match Num::deserialize(d)? {
             Num::F(f) => Ok(f),
-            Num::S(s) => super::parse_f64(&s).ok_or_else(|| serde::de::Error::custom(format!("not a double: {s}"))),
+            Num::S(s) => super::parse_f64(&s)
+                .ok_or_else(|| serde::de::Error::custom(format!("not a double: {s}"))),
         }
     }
 }
@@ -321,10 +328,18 @@ pub struct Run {
 
 impl Run {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.data.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+        self.data
+            .tags
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.as_str())
     }
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.data.params.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+        self.data
+            .params
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.as_str())
     }
     pub fn metric(&self, key: &str) -> Option<&Metric> {
         self.data.metrics.iter().find(|m| m.key == key)
@@ -395,7 +410,8 @@ mod tests {
         assert_eq!(j["value"], "NaN");
         let back: Metric = serde_json::from_value(j).unwrap();
         assert!(back.value.is_nan());
-        let inf: Metric = serde_json::from_str(r#"{"key":"a","value":"-Infinity","timestamp":1}"#).unwrap();
+        let inf: Metric =
+            serde_json::from_str(r#"{"key":"a","value":"-Infinity","timestamp":1}"#).unwrap();
         assert_eq!(inf.value, f64::NEG_INFINITY);
     }
 

@@ -74,7 +74,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into() }
+        Error {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid_param(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::INVALID_PARAMETER_VALUE, message)
@@ -124,7 +127,10 @@ mod tests {
         assert_eq!(ErrorCode::PERMISSION_DENIED.http_status(), 403);
         assert_eq!(ErrorCode::UNAUTHENTICATED.http_status(), 401);
         assert_eq!(ErrorCode::INTERNAL_ERROR.http_status(), 500);
-        assert_eq!(ErrorCode::parse("BAD_REQUEST"), Some(ErrorCode::BAD_REQUEST));
+        assert_eq!(
+            ErrorCode::parse("BAD_REQUEST"),
+            Some(ErrorCode::BAD_REQUEST)
+        );
         assert_eq!(ErrorCode::parse("nope"), None);
     }
 

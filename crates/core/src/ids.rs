@@ -16,10 +16,10 @@ pub fn new_uuid() -> String {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "able", "bold", "brave", "bright", "calm", "clever", "crisp", "daring", "eager", "fair", "fast",
-    "gentle", "glad", "grand", "happy", "keen", "kind", "lively", "lucky", "merry", "mighty",
-    "neat", "nimble", "polite", "proud", "quick", "quiet", "rare", "shy", "silent", "smart",
-    "sunny", "swift", "tidy", "vast", "warm", "wise", "witty", "young", "zesty",
+    "able", "bold", "brave", "bright", "calm", "clever", "crisp", "daring", "eager", "fair",
+    "fast", "gentle", "glad", "grand", "happy", "keen", "kind", "lively", "lucky", "merry",
+    "mighty", "neat", "nimble", "polite", "proud", "quick", "quiet", "rare", "shy", "silent",
+    "smart", "sunny", "swift", "tidy", "vast", "warm", "wise", "witty", "young", "zesty",
 ];
 const NOUNS: &[&str] = &[
     "ant", "bass", "bat", "bear", "bee", "carp", "cat", "colt", "crab", "crow", "deer", "dove",

@@ -14,14 +14,22 @@ pub fn decode_offset(token: Option<&str>) -> Result<i64> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(0);
     };
-    let bad = || Error::invalid_param(format!("Invalid page token, could not base64-decode. Token: {token}"));
+    let bad = || {
+        Error::invalid_param(format!(
+            "Invalid page token, could not base64-decode. Token: {token}"
+        ))
+    };
     let bytes = STANDARD.decode(token.trim()).map_err(|_| bad())?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let offset = v.get("offset").and_then(|o| o.as_i64()).ok_or_else(|| {
-        Error::invalid_param(format!("Invalid page token, parsed value={v} does not contain an offset"))
+        Error::invalid_param(format!(
+            "Invalid page token, parsed value={v} does not contain an offset"
+        ))
     })?;
     if offset < 0 {
-        return Err(Error::invalid_param(format!("Invalid page token, negative offset {offset}")));
+        return Err(Error::invalid_param(format!(
+            "Invalid page token, negative offset {offset}"
+        )));
     }
     Ok(offset)
 }

@@ -22,7 +22,12 @@ impl TrackingUri {
         let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         Ok(match scheme.as_deref() {
             Some("http" | "https") => TrackingUri::Http(uri.trim_end_matches('/').to_string()),
-            Some(s) if s == "sqlite" || s.starts_with("postgres") || s.starts_with("mysql") || s.starts_with("mssql") => {
+            Some(s)
+                if s == "sqlite"
+                    || s.starts_with("postgres")
+                    || s.starts_with("mysql")
+                    || s.starts_with("mssql") =>
+            {
                 TrackingUri::Database(uri.to_string())
             }
             Some("file") => TrackingUri::File(uri.trim_start_matches("file://").to_string()),
@@ -32,7 +37,9 @@ impl TrackingUri {
                 )));
             }
             None if uri.starts_with("databricks") => {
-                return Err(Error::invalid_param(format!("Databricks tracking URIs are not supported: '{uri}'")));
+                return Err(Error::invalid_param(format!(
+                    "Databricks tracking URIs are not supported: '{uri}'"
+                )));
             }
             None => TrackingUri::File(uri.trim_start_matches("file:").to_string()),
         })
@@ -58,7 +65,11 @@ pub fn join(base: &str, rel: &str) -> String {
     if rel.is_empty() {
         return base.to_string();
     }
-    if base.ends_with('/') { format!("{base}{rel}") } else { format!("{base}/{rel}") }
+    if base.ends_with('/') {
+        format!("{base}{rel}")
+    } else {
+        format!("{base}/{rel}")
+    }
 }
 
 /// A local filesystem path from a `file:` URI or a plain path.
@@ -82,12 +93,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -101,18 +113,36 @@ mod tests {
 
     #[test]
     fn tracking_uris() {
-        assert_eq!(TrackingUri::parse("http://127.0.0.1:5000/").unwrap(), TrackingUri::Http("http://127.0.0.1:5000".into()));
-        assert_eq!(TrackingUri::parse("sqlite:///mlflow.db").unwrap(), TrackingUri::Database("sqlite:///mlflow.db".into()));
-        assert_eq!(TrackingUri::parse("./mlruns").unwrap(), TrackingUri::File("./mlruns".into()));
-        assert_eq!(TrackingUri::parse("file:///tmp/mlruns").unwrap(), TrackingUri::File("/tmp/mlruns".into()));
+        assert_eq!(
+            TrackingUri::parse("http://127.0.0.1:5000/").unwrap(),
+            TrackingUri::Http("http://127.0.0.1:5000".into())
+        );
+        assert_eq!(
+            TrackingUri::parse("sqlite:///mlflow.db").unwrap(),
+            TrackingUri::Database("sqlite:///mlflow.db".into())
+        );
+        assert_eq!(
+            TrackingUri::parse("./mlruns").unwrap(),
+            TrackingUri::File("./mlruns".into())
+        );
+        assert_eq!(
+            TrackingUri::parse("file:///tmp/mlruns").unwrap(),
+            TrackingUri::File("/tmp/mlruns".into())
+        );
         assert!(TrackingUri::parse("ftp://x").is_err());
         assert!(TrackingUri::parse("").is_err());
     }
 
     #[test]
     fn artifact_paths() {
-        assert_eq!(mlflow_artifacts_path("mlflow-artifacts:/1/abc/artifacts"), Some("1/abc/artifacts"));
-        assert_eq!(mlflow_artifacts_path("mlflow-artifacts://h:5000/1/abc"), Some("1/abc"));
+        assert_eq!(
+            mlflow_artifacts_path("mlflow-artifacts:/1/abc/artifacts"),
+            Some("1/abc/artifacts")
+        );
+        assert_eq!(
+            mlflow_artifacts_path("mlflow-artifacts://h:5000/1/abc"),
+            Some("1/abc")
+        );
         assert_eq!(mlflow_artifacts_path("s3://b/k"), None);
         assert_eq!(join("mlflow-artifacts:/", "1"), "mlflow-artifacts:/1");
         assert_eq!(join("/a/b", "c"), "/a/b/c");

@@ -43,21 +43,30 @@ pub enum LongValues {
 pub fn invalid_value(path: &str, value: &str, message: Option<&str>) -> Error {
     let shown = serde_json::to_string(value).unwrap_or_default();
     match message {
-        Some(m) => Error::invalid_param(format!("Invalid value {shown} for parameter '{path}' supplied: {m}")),
-        None => Error::invalid_param(format!("Invalid value {shown} for parameter '{path}' supplied.")),
+        Some(m) => Error::invalid_param(format!(
+            "Invalid value {shown} for parameter '{path}' supplied: {m}"
+        )),
+        None => Error::invalid_param(format!(
+            "Invalid value {shown} for parameter '{path}' supplied."
+        )),
     }
 }
 
 fn exceeds(path: &str, limit: usize) -> Error {
-    Error::invalid_param(format!("'{path}' exceeds the maximum length of {limit} characters"))
+    Error::invalid_param(format!(
+        "'{path}' exceeds the maximum length of {limit} characters"
+    ))
 }
 
 fn join_path(prefix: &str, field: &str) -> String {
-    if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") }
+    if prefix.is_empty() {
+        field.to_string()
+    } else {
+        format!("{prefix}.{field}")
+    }
 }
 
-const BAD_CHARS: &str =
-    "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).";
+const BAD_CHARS: &str = "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).";
 
 /// Keys of params, metrics and tags: alphanumerics, `_ - . / :` and spaces, and no path
 /// that would resolve to another name (`a/../b`, `./a`, `/a`, `..`).
@@ -110,7 +119,11 @@ pub fn normpath(p: &str) -> String {
 }
 
 fn check_len(path: &str, value: &str, limit: usize) -> Result<()> {
-    if value.chars().count() > limit { Err(exceeds(path, limit)) } else { Ok(()) }
+    if value.chars().count() > limit {
+        Err(exceeds(path, limit))
+    } else {
+        Ok(())
+    }
 }
 
 fn fit(path: &str, value: &mut String, limit: usize, long: LongValues) -> Result<()> {
@@ -151,7 +164,12 @@ pub fn validate_tag(t: &mut Tag, path: &str, long: LongValues) -> Result<()> {
     let key_path = join_path(path, "key");
     validate_key(&t.key, &key_path)?;
     check_len(&key_path, &t.key, MAX_ENTITY_KEY_LENGTH)?;
-    fit(&join_path(path, "value"), &mut t.value, MAX_TAG_VAL_LENGTH, long)
+    fit(
+        &join_path(path, "value"),
+        &mut t.value,
+        MAX_TAG_VAL_LENGTH,
+        long,
+    )
 }
 
 pub fn validate_experiment_tag(t: &Tag) -> Result<()> {
@@ -162,7 +180,9 @@ pub fn validate_experiment_tag(t: &Tag) -> Result<()> {
 
 pub fn validate_experiment_name(name: &str) -> Result<()> {
     if name.is_empty() {
-        return Err(Error::invalid_param(format!("Invalid experiment name: '{name}'")));
+        return Err(Error::invalid_param(format!(
+            "Invalid experiment name: '{name}'"
+        )));
     }
     check_len("name", name, MAX_EXPERIMENT_NAME_LENGTH)
 }
@@ -173,7 +193,11 @@ pub fn validate_run_id(run_id: &str) -> Result<()> {
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && run_id.len() <= 256
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    if ok { Ok(()) } else { Err(invalid_value("run_id", run_id, None)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid_value("run_id", run_id, None))
+    }
 }
 
 /// Experiment ids are integers in the SQL store.
@@ -198,7 +222,11 @@ pub fn validate_batch_limits(metrics: usize, params: usize, tags: usize) -> Resu
     check("metrics", MAX_METRICS_PER_BATCH, metrics)?;
     check("params", MAX_PARAMS_TAGS_PER_BATCH, params)?;
     check("tags", MAX_PARAMS_TAGS_PER_BATCH, tags)?;
-    check("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, metrics + params + tags)
+    check(
+        "metrics, params, and tags",
+        MAX_ENTITIES_PER_BATCH,
+        metrics + params + tags,
+    )
 }
 
 /// A batch may not carry the same param key twice.

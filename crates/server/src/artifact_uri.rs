@@ -28,10 +28,16 @@ pub fn resolve(state: &AppState, artifact_uri: &str) -> Result<Location> {
                 "This server was started with --no-serve-artifacts, so it does not serve mlflow-artifacts:/ URIs",
             )
         })?;
-        return Ok(Location { repo, base: safe_path(path)? });
+        return Ok(Location {
+            repo,
+            base: safe_path(path)?,
+        });
     }
     if let Some(path) = uri::local_path(artifact_uri) {
-        return Ok(Location { repo: Arc::new(LocalRepo::new(path)), base: String::new() });
+        return Ok(Location {
+            repo: Arc::new(LocalRepo::new(path)),
+            base: String::new(),
+        });
     }
     Err(Error::invalid_param(format!(
         "The artifact location '{artifact_uri}' uses a scheme this server cannot read yet; only mlflow-artifacts:/ and local paths are served"

@@ -108,13 +108,21 @@ pub fn quote_non_finite(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 impl Fields {
     pub fn from_json_bytes(body: &[u8]) -> Result<Fields> {
         if body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(Fields { body_len: body.len(), ..Default::default() });
+            return Ok(Fields {
+                body_len: body.len(),
+                ..Default::default()
+            });
         }
         let fixed = quote_non_finite(body);
         let value: Value = serde_json::from_slice(&fixed)
             .map_err(|e| Error::bad_request(format!("Malformed JSON in the request body: {e}")))?;
         match value {
-            Value::Object(map) => Ok(Fields { map, prefix: String::new(), from_query: false, body_len: body.len() }),
+            Value::Object(map) => Ok(Fields {
+                map,
+                prefix: String::new(),
+                from_query: false,
+                body_len: body.len(),
+            }),
             other => Err(Error::bad_request(format!(
                 "The request body must be a JSON object, got a {}",
                 python_type(&other)
@@ -137,7 +145,12 @@ impl Fields {
                 }
             }
         }
-        Fields { map, prefix: String::new(), from_query: true, body_len: 0 }
+        Fields {
+            map,
+            prefix: String::new(),
+            from_query: true,
+            body_len: 0,
+        }
     }
 
     fn path(&self, name: &str) -> String {
@@ -188,29 +201,41 @@ impl Fields {
             None => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                        .map(|f| f as i64)
+                })
                 .map(Some)
                 .ok_or_else(|| invalid(&self.path(name), &Value::Number(n.clone()))),
-            Some(v @ Value::String(s)) => s.trim().parse::<i64>().map(Some).map_err(|_| invalid(&self.path(name), v)),
+            Some(v @ Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| invalid(&self.path(name), v)),
             Some(v) => Err(invalid(&self.path(name), v)),
         }
     }
 
     pub fn req_i64(&self, name: &str) -> Result<i64> {
-        self.opt_i64(name)?.ok_or_else(|| Error::missing(&self.path(name)))
+        self.opt_i64(name)?
+            .ok_or_else(|| Error::missing(&self.path(name)))
     }
 
     pub fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
-            Some(v @ Value::String(s)) => parse_f64(s).map(Some).ok_or_else(|| invalid(&self.path(name), v)),
+            Some(v @ Value::String(s)) => parse_f64(s)
+                .map(Some)
+                .ok_or_else(|| invalid(&self.path(name), v)),
             Some(v) => Err(invalid(&self.path(name), v)),
         }
     }
 
     pub fn req_f64(&self, name: &str) -> Result<f64> {
-        self.opt_f64(name)?.ok_or_else(|| Error::missing(&self.path(name)))
+        self.opt_f64(name)?
+            .ok_or_else(|| Error::missing(&self.path(name)))
     }
 
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>> {
@@ -280,23 +305,32 @@ impl Fields {
     }
 
     /// An enum field given by name or by number.
-    pub fn opt_enum<T: std::str::FromStr<Err = Error>>(&self, name: &str, by_number: &[(i64, &str)]) -> Result<Option<T>> {
+    pub fn opt_enum<T: std::str::FromStr<Err = Error>>(
+        &self,
+        name: &str,
+        by_number: &[(i64, &str)],
+    ) -> Result<Option<T>> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Number(n)) => {
-                let name_of = n.as_i64().and_then(|i| by_number.iter().find(|(k, _)| *k == i)).map(|(_, s)| *s);
+                let name_of = n
+                    .as_i64()
+                    .and_then(|i| by_number.iter().find(|(k, _)| *k == i))
+                    .map(|(_, s)| *s);
                 match name_of {
                     Some(s) => s.parse().map(Some),
                     None => Err(invalid(&self.path(name), &Value::Number(n.clone()))),
                 }
             }
             Some(Value::String(s)) => {
-                if let Ok(i) = s.parse::<i64>() {
-                    if let Some((_, s)) = by_number.iter().find(|(k, _)| *k == i) {
-                        return s.parse().map(Some);
-                    }
+                if let Ok(i) = s.parse::<i64>()
+                    && let Some((_, s)) = by_number.iter().find(|(k, _)| *k == i)
+                {
+                    return s.parse().map(Some);
                 }
-                s.parse().map(Some).map_err(|_| invalid(&self.path(name), &Value::String(s.clone())))
+                s.parse()
+                    .map(Some)
+                    .map_err(|_| invalid(&self.path(name), &Value::String(s.clone())))
             }
             Some(v) => Err(invalid(&self.path(name), v)),
         }
@@ -311,12 +345,14 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         if req.method() == Method::GET {
             return Ok(Fields::from_query(&query));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY).await.map_err(|_| {
-            ApiError(Error::invalid_param(format!(
-                "The request body is larger than {} MiB",
-                MAX_JSON_BODY / (1024 * 1024)
-            )))
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+            .await
+            .map_err(|_| {
+                ApiError(Error::invalid_param(format!(
+                    "The request body is larger than {} MiB",
+                    MAX_JSON_BODY / (1024 * 1024)
+                )))
+            })?;
         if bytes.is_empty() {
             // DELETE and some POST callers put the message in the query string.
             return Ok(Fields::from_query(&query));
@@ -331,7 +367,9 @@ mod tests {
 
     #[test]
     fn non_finite_literals_become_strings() {
-        let out = quote_non_finite(br#"{"value": NaN, "s": "NaN in text", "v": -Infinity, "w": Infinity}"#);
+        let out = quote_non_finite(
+            br#"{"value": NaN, "s": "NaN in text", "v": -Infinity, "w": Infinity}"#,
+        );
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["value"], "NaN");
         assert_eq!(v["s"], "NaN in text");
@@ -341,13 +379,25 @@ mod tests {
 
     #[test]
     fn typed_getters_name_the_field() {
-        let f = Fields::from_json_bytes(br#"{"name": 5, "start_time": "12", "value": "NaN", "ids": ["1", 2]}"#).unwrap();
+        let f = Fields::from_json_bytes(
+            br#"{"name": 5, "start_time": "12", "value": "NaN", "ids": ["1", 2]}"#,
+        )
+        .unwrap();
         let e = f.req_str("name").unwrap_err();
-        assert!(e.message.contains("parameter 'name'") && e.message.contains("'int'"), "{}", e.message);
+        assert!(
+            e.message.contains("parameter 'name'") && e.message.contains("'int'"),
+            "{}",
+            e.message
+        );
         assert_eq!(f.opt_i64("start_time").unwrap(), Some(12));
         assert!(f.req_f64("value").unwrap().is_nan());
         assert_eq!(f.str_list("ids").unwrap(), vec!["1", "2"]);
-        assert!(f.req_str("missing").unwrap_err().message.starts_with("Missing value for required parameter 'missing'"));
+        assert!(
+            f.req_str("missing")
+                .unwrap_err()
+                .message
+                .starts_with("Missing value for required parameter 'missing'")
+        );
         assert!(Fields::from_json_bytes(b"{bad").is_err());
         assert!(Fields::from_json_bytes(b"[]").is_err());
     }
@@ -364,6 +414,11 @@ mod tests {
     fn nested_paths() {
         let f = Fields::from_json_bytes(br#"{"metrics": [{"key": "a"}]}"#).unwrap();
         let m = &f.objects("metrics").unwrap()[0];
-        assert!(m.req_f64("value").unwrap_err().message.contains("'metrics[0].value'"));
+        assert!(
+            m.req_f64("value")
+                .unwrap_err()
+                .message
+                .contains("'metrics[0].value'")
+        );
     }
 }

@@ -15,13 +15,22 @@ fn mlflow_api() -> Router<AppState> {
         .route("/experiments/create", post(experiments::create))
         .route("/experiments/get", get(experiments::get))
         .route("/experiments/get-by-name", get(experiments::get_by_name))
-        .route("/experiments/search", get(experiments::search).post(experiments::search))
+        .route(
+            "/experiments/search",
+            get(experiments::search).post(experiments::search),
+        )
         .route("/experiments/list", get(experiments::list))
         .route("/experiments/update", post(experiments::update))
         .route("/experiments/delete", post(experiments::delete))
         .route("/experiments/restore", post(experiments::restore))
-        .route("/experiments/set-experiment-tag", post(experiments::set_tag))
-        .route("/experiments/delete-experiment-tag", post(experiments::delete_tag))
+        .route(
+            "/experiments/set-experiment-tag",
+            post(experiments::set_tag),
+        )
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(experiments::delete_tag),
+        )
         .route("/runs/create", post(runs::create))
         .route("/runs/get", get(runs::get))
         .route("/runs/update", post(runs::update))
@@ -37,21 +46,47 @@ fn mlflow_api() -> Router<AppState> {
         .route("/runs/log-model", post(runs::log_model))
         .route("/runs/search", post(runs::search).get(runs::search))
         .route("/metrics/get-history", get(metrics::get_history))
-        .route("/metrics/get-history-bulk-interval", get(metrics::get_history_bulk_interval))
+        .route(
+            "/metrics/get-history-bulk-interval",
+            get(metrics::get_history_bulk_interval),
+        )
         .route("/artifacts/list", get(artifacts::list_run_artifacts))
-        .route("/artifacts/presigned-download-url", post(artifacts::presigned_unsupported))
-        .route("/artifacts/presigned-upload-url", post(artifacts::presigned_unsupported))
-        .route("/upload-artifact", post(artifacts::upload_run_artifact).put(artifacts::upload_run_artifact))
+        .route(
+            "/artifacts/presigned-download-url",
+            post(artifacts::presigned_unsupported),
+        )
+        .route(
+            "/artifacts/presigned-upload-url",
+            post(artifacts::presigned_unsupported),
+        )
+        .route(
+            "/upload-artifact",
+            post(artifacts::upload_run_artifact).put(artifacts::upload_run_artifact),
+        )
         .route("/logged-models", post(logged_models::create))
         .route("/logged-models/search", post(logged_models::search))
         .route(
             "/logged-models/{model_id}",
-            get(logged_models::get).patch(logged_models::finalize).delete(logged_models::delete),
+            get(logged_models::get)
+                .patch(logged_models::finalize)
+                .delete(logged_models::delete),
         )
-        .route("/logged-models/{model_id}/params", post(logged_models::log_params))
-        .route("/logged-models/{model_id}/tags", patch(logged_models::set_tags))
-        .route("/logged-models/{model_id}/tags/{key}", delete(logged_models::delete_tag))
-        .route("/logged-models/{model_id}/artifacts/directories", get(logged_models::list_artifacts))
+        .route(
+            "/logged-models/{model_id}/params",
+            post(logged_models::log_params),
+        )
+        .route(
+            "/logged-models/{model_id}/tags",
+            patch(logged_models::set_tags),
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{key}",
+            delete(logged_models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            get(logged_models::list_artifacts),
+        )
 }
 
 /// The `/2.0/mlflow-artifacts` API: the artifact proxy.
@@ -60,7 +95,9 @@ fn artifacts_api() -> Router<AppState> {
         .route("/artifacts", get(artifacts::proxy_list))
         .route(
             "/artifacts/{*path}",
-            get(artifacts::proxy_download).put(artifacts::proxy_upload).delete(artifacts::proxy_delete),
+            get(artifacts::proxy_download)
+                .put(artifacts::proxy_upload)
+                .delete(artifacts::proxy_delete),
         )
         .route("/mpu/create/{*path}", post(artifacts::mpu_create))
         .route("/mpu/upload/{*path}", put(artifacts::mpu_upload_part))
@@ -86,7 +123,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(endpoint_not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let prefix = state.config.static_prefix.trim_end_matches('/').to_string();
-    let app = if prefix.is_empty() { app } else { Router::new().nest(&prefix, app).fallback(endpoint_not_found) };
+    let app = if prefix.is_empty() {
+        app
+    } else {
+        Router::new()
+            .nest(&prefix, app)
+            .fallback(endpoint_not_found)
+    };
     let app = app.with_state(state.clone());
     security::layer(app, &state.config).layer(CatchPanicLayer::custom(meta::panic_response))
 }

@@ -41,7 +41,10 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 /// MLflow's default trusted hosts: localhost in its spellings, with any port, and the
 /// private address ranges.
 pub fn default_allowed_hosts() -> Vec<String> {
-    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "0.0.0.0"].iter().map(|h| h.to_string()).collect();
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "0.0.0.0"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
     let with_port: Vec<String> = hosts.iter().map(|h| format!("{h}:*")).collect();
     hosts.extend(with_port);
     hosts.extend(["10.*", "192.168.*"].iter().map(|s| s.to_string()));
@@ -50,13 +53,26 @@ pub fn default_allowed_hosts() -> Vec<String> {
 }
 
 fn host_allowed(allowed: &[String], host: &str) -> bool {
-    allowed.iter().any(|a| a == "*" || if a.contains('*') { wildcard_match(a, host) } else { a == host })
+    allowed.iter().any(|a| {
+        a == "*"
+            || if a.contains('*') {
+                wildcard_match(a, host)
+            } else {
+                a == host
+            }
+    })
 }
 
 fn origin_is_localhost(origin: &str) -> bool {
-    let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")).unwrap_or("");
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
     let host = if rest.starts_with('[') {
-        rest.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+        rest.split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
     } else {
         rest.split(':').next().unwrap_or("").to_string()
     };
@@ -64,7 +80,10 @@ fn origin_is_localhost(origin: &str) -> bool {
 }
 
 fn origin_allowed(allowed: &[String], origin: &str) -> bool {
-    origin_is_localhost(origin) || allowed.iter().any(|a| a == "*" || a == origin || (a.contains('*') && wildcard_match(a, origin)))
+    origin_is_localhost(origin)
+        || allowed
+            .iter()
+            .any(|a| a == "*" || a == origin || (a.contains('*') && wildcard_match(a, origin)))
 }
 
 pub fn layer(app: Router, config: &ServerConfig) -> Router {
@@ -76,7 +95,14 @@ pub fn layer(app: Router, config: &ServerConfig) -> Router {
         .allow_origin(AllowOrigin::predicate(move |o: &HeaderValue, _| {
             o.to_str().is_ok_and(|o| origin_allowed(&cors_origins, o))
         }))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
         .allow_headers(tower_http::cors::Any);
     app.layer(middleware::from_fn(move |req: Request, next: Next| {
         let allowed_hosts = allowed_hosts.clone();
@@ -98,16 +124,18 @@ pub fn layer(app: Router, config: &ServerConfig) -> Router {
             }
             let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
             let is_api = path.starts_with(&format!("{prefix}/api/")) || path.starts_with(&format!("{prefix}/ajax-api/"));
-            if writes && is_api && !origins.iter().any(|o| o == "*") {
-                if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-                    if !origin_allowed(&origins, origin) {
-                        return ApiError(Error::new(
-                            ErrorCode::PERMISSION_DENIED,
-                            format!("Cross-origin request from '{origin}' blocked: add it with --cors-allowed-origins"),
-                        ))
-                        .into_response();
-                    }
-                }
+            let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok());
+            if writes
+                && is_api
+                && !origins.iter().any(|o| o == "*")
+                && let Some(origin) = origin
+                && !origin_allowed(&origins, origin)
+            {
+                return ApiError(Error::new(
+                    ErrorCode::PERMISSION_DENIED,
+                    format!("Cross-origin request from '{origin}' blocked: add it with --cors-allowed-origins"),
+                ))
+                .into_response();
             }
             let mut resp: Response = next.run(req).await;
             resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
@@ -137,6 +165,9 @@ mod tests {
         assert!(origin_allowed(&[], "http://localhost:3000"));
         assert!(origin_allowed(&[], "http://[::1]:3000"));
         assert!(!origin_allowed(&[], "https://evil.example.com"));
-        assert!(origin_allowed(&["https://app.example.com".into()], "https://app.example.com"));
+        assert!(origin_allowed(
+            &["https://app.example.com".into()],
+            "https://app.example.com"
+        ));
     }
 }

@@ -8,11 +8,11 @@
 pub mod sql;
 
 use async_trait::async_trait;
+use ferroflow_core::Result;
 use ferroflow_core::entities::{
     DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
     ModelOutput, Page, Param, Run, RunInfo, RunStatus, Tag, ViewType,
 };
-use ferroflow_core::Result;
 use futures_util::stream::BoxStream;
 
 /// What a new run starts with.
@@ -99,12 +99,21 @@ pub struct Garbage {
 #[async_trait]
 pub trait TrackingStore: Send + Sync + 'static {
     // ---- experiments ----
-    async fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: Vec<Tag>) -> Result<String>;
+    async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: Vec<Tag>,
+    ) -> Result<String>;
     async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
     async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>>;
     async fn search_experiments(&self, search: ExperimentSearch) -> Result<Page<Experiment>>;
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()>;
-    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> Result<()>;
+    async fn set_experiment_lifecycle(
+        &self,
+        experiment_id: &str,
+        stage: LifecycleStage,
+    ) -> Result<()>;
     async fn set_experiment_tag(&self, experiment_id: &str, tag: Tag) -> Result<()>;
     async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
 
@@ -115,7 +124,12 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> Result<()>;
     async fn log_batch(&self, run_id: &str, batch: Batch) -> Result<()>;
     async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
-    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()>;
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> Result<()>;
     async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()>;
     async fn search_runs(&self, search: RunSearch) -> Result<Page<Run>>;
     async fn metric_history(
@@ -139,7 +153,11 @@ pub trait TrackingStore: Send + Sync + 'static {
     // ---- logged models (MLflow 3) ----
     async fn create_logged_model(&self, req: CreateLoggedModel) -> Result<LoggedModel>;
     async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
-    async fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> Result<LoggedModel>;
+    async fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel>;
     async fn delete_logged_model(&self, model_id: &str) -> Result<()>;
     async fn set_logged_model_tags(&self, model_id: &str, tags: Vec<Tag>) -> Result<()>;
     async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()>;

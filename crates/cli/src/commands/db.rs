@@ -12,8 +12,12 @@ pub async fn run(cmd: DbCommand, p: Printer) -> Result<()> {
         DbCommand::Upgrade { url } => {
             let store = open_sql(&url, &local_artifact_root()).await?;
             match store.migration() {
-                MigrationOutcome::Created => p.out(format!("Created MLflow's schema (revision {HEAD_REVISION}, MLflow 3.17.2) in {url}")),
-                MigrationOutcome::UpToDate => p.out(format!("{url} is up to date (revision {HEAD_REVISION}, MLflow 3.17.2)")),
+                MigrationOutcome::Created => p.out(format!(
+                    "Created MLflow's schema (revision {HEAD_REVISION}, MLflow 3.17.2) in {url}"
+                )),
+                MigrationOutcome::UpToDate => p.out(format!(
+                    "{url} is up to date (revision {HEAD_REVISION}, MLflow 3.17.2)"
+                )),
             }
         }
     }

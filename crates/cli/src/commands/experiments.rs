@@ -11,12 +11,23 @@ use crate::args::ExperimentsCommand;
 use crate::printer::Printer;
 use crate::tracking;
 
-async fn all_experiments(store: &dyn TrackingStore, view: ViewType, filter: String, order_by: Vec<String>) -> Result<Vec<Experiment>> {
+async fn all_experiments(
+    store: &dyn TrackingStore,
+    view: ViewType,
+    filter: String,
+    order_by: Vec<String>,
+) -> Result<Vec<Experiment>> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
         let page = store
-            .search_experiments(ExperimentSearch { filter: filter.clone(), view, max_results: 1000, order_by: order_by.clone(), page_token: token })
+            .search_experiments(ExperimentSearch {
+                filter: filter.clone(),
+                view,
+                max_results: 1000,
+                order_by: order_by.clone(),
+                page_token: token,
+            })
             .await
             .map_err(user)?;
         out.extend(page.items);
@@ -28,7 +39,11 @@ async fn all_experiments(store: &dyn TrackingStore, view: ViewType, filter: Stri
 }
 
 /// Every run of an experiment, page by page.
-pub async fn all_runs(store: &dyn TrackingStore, experiment_id: &str, view: ViewType) -> Result<Vec<Run>> {
+pub async fn all_runs(
+    store: &dyn TrackingStore,
+    experiment_id: &str,
+    view: ViewType,
+) -> Result<Vec<Run>> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -69,38 +84,70 @@ pub async fn run(cmd: ExperimentsCommand, p: Printer) -> Result<()> {
     let t = tracking::open(&tracking::tracking_uri()).await?;
     let store = t.store.as_ref();
     match cmd {
-        ExperimentsCommand::Create { experiment_name, artifact_location } => {
-            let id = store.create_experiment(&experiment_name, artifact_location.as_deref(), vec![]).await.map_err(user)?;
-            p.out(format!("Created experiment '{experiment_name}' with id {id}"));
+        ExperimentsCommand::Create {
+            experiment_name,
+            artifact_location,
+        } => {
+            let id = store
+                .create_experiment(&experiment_name, artifact_location.as_deref(), vec![])
+                .await
+                .map_err(user)?;
+            p.out(format!(
+                "Created experiment '{experiment_name}' with id {id}"
+            ));
         }
         ExperimentsCommand::List { view: v } => {
             let exps = all_experiments(store, view(v), String::new(), vec![]).await?;
             print_experiments(&p, &exps);
         }
-        ExperimentsCommand::Search { view: v, filter, order_by } => {
+        ExperimentsCommand::Search {
+            view: v,
+            filter,
+            order_by,
+        } => {
             let exps = all_experiments(store, view(v), filter, order_by).await?;
             print_experiments(&p, &exps);
         }
         ExperimentsCommand::Get { experiment_id } => {
             p.json(&store.get_experiment(&experiment_id).await.map_err(user)?);
         }
-        ExperimentsCommand::Rename { experiment_id, new_name } => {
-            store.rename_experiment(&experiment_id, &new_name).await.map_err(user)?;
-            p.out(format!("Experiment {experiment_id} is now named '{new_name}'"));
+        ExperimentsCommand::Rename {
+            experiment_id,
+            new_name,
+        } => {
+            store
+                .rename_experiment(&experiment_id, &new_name)
+                .await
+                .map_err(user)?;
+            p.out(format!(
+                "Experiment {experiment_id} is now named '{new_name}'"
+            ));
         }
         ExperimentsCommand::Delete { experiment_id } => {
-            store.set_experiment_lifecycle(&experiment_id, LifecycleStage::Deleted).await.map_err(user)?;
+            store
+                .set_experiment_lifecycle(&experiment_id, LifecycleStage::Deleted)
+                .await
+                .map_err(user)?;
             p.out(format!("Experiment {experiment_id} deleted (restore it with `ferroflow experiments restore -x {experiment_id}`)"));
         }
         ExperimentsCommand::Restore { experiment_id } => {
-            store.set_experiment_lifecycle(&experiment_id, LifecycleStage::Active).await.map_err(user)?;
+            store
+                .set_experiment_lifecycle(&experiment_id, LifecycleStage::Active)
+                .await
+                .map_err(user)?;
             p.out(format!("Experiment {experiment_id} restored"));
         }
-        ExperimentsCommand::Csv { experiment_id, filename } => {
+        ExperimentsCommand::Csv {
+            experiment_id,
+            filename,
+        } => {
             store.get_experiment(&experiment_id).await.map_err(user)?;
             let runs = all_runs(store, &experiment_id, ViewType::ActiveOnly).await?;
             let out: Box<dyn std::io::Write> = match &filename {
-                Some(f) => Box::new(std::fs::File::create(f).with_context(|| format!("cannot create {}", f.display()))?),
+                Some(f) => Box::new(
+                    std::fs::File::create(f)
+                        .with_context(|| format!("cannot create {}", f.display()))?,
+                ),
                 None => Box::new(std::io::stdout()),
             };
             write_csv(out, &runs)?;
@@ -123,10 +170,18 @@ fn write_csv(out: Box<dyn std::io::Write>, runs: &[Run]) -> Result<()> {
         tags.extend(r.data.tags.iter().map(|x| x.key.clone()));
     }
     let mut w = csv::Writer::from_writer(out);
-    let mut header = vec!["run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time"]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
+    let mut header = vec![
+        "run_id",
+        "experiment_id",
+        "run_name",
+        "status",
+        "artifact_uri",
+        "start_time",
+        "end_time",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
     header.extend(metrics.iter().map(|k| format!("metrics.{k}")));
     header.extend(params.iter().map(|k| format!("params.{k}")));
     header.extend(tags.iter().map(|k| format!("tags.{k}")));
@@ -142,9 +197,20 @@ fn write_csv(out: Box<dyn std::io::Write>, runs: &[Run]) -> Result<()> {
             format_millis(i.start_time),
             i.end_time.map(format_millis).unwrap_or_default(),
         ];
-        row.extend(metrics.iter().map(|k| r.metric(k).map(|m| m.value.to_string()).unwrap_or_default()));
-        row.extend(params.iter().map(|k| r.param(k).unwrap_or_default().to_string()));
-        row.extend(tags.iter().map(|k| r.tag(k).unwrap_or_default().to_string()));
+        row.extend(
+            metrics
+                .iter()
+                .map(|k| r.metric(k).map(|m| m.value.to_string()).unwrap_or_default()),
+        );
+        row.extend(
+            params
+                .iter()
+                .map(|k| r.param(k).unwrap_or_default().to_string()),
+        );
+        row.extend(
+            tags.iter()
+                .map(|k| r.tag(k).unwrap_or_default().to_string()),
+        );
         w.write_record(&row)?;
     }
     w.flush()?;

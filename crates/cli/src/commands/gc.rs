@@ -29,7 +29,9 @@ pub fn parse_duration(s: &str) -> Result<i64> {
             's' => 1_000,
             _ => bail!("invalid duration '{s}': use numbers with d, h, m or s, e.g. 1d2h"),
         };
-        let n: i64 = num.parse().map_err(|_| anyhow::anyhow!("invalid duration '{s}': a unit needs a number before it"))?;
+        let n: i64 = num.parse().map_err(|_| {
+            anyhow::anyhow!("invalid duration '{s}': a unit needs a number before it")
+        })?;
         total += n * unit;
         num.clear();
         any = true;
@@ -58,26 +60,42 @@ pub async fn run(a: GcArgs, p: Printer) -> Result<()> {
 
     for id in &a.run_ids {
         if !garbage.runs.iter().any(|r| &r.run_id == id) {
-            bail!("Run {id} is not in the deleted stage (or not old enough); only deleted runs can be removed");
+            bail!(
+                "Run {id} is not in the deleted stage (or not old enough); only deleted runs can be removed"
+            );
         }
     }
     for id in &a.experiment_ids {
         if !garbage.experiment_ids.contains(id) {
-            bail!("Experiment {id} is not in the deleted stage; only deleted experiments can be removed");
+            bail!(
+                "Experiment {id} is not in the deleted stage; only deleted experiments can be removed"
+            );
         }
     }
     let filtered = !a.run_ids.is_empty() || !a.experiment_ids.is_empty();
     let runs: Vec<_> = garbage
         .runs
         .iter()
-        .filter(|r| !filtered || a.run_ids.contains(&r.run_id) || a.experiment_ids.contains(&r.experiment_id))
+        .filter(|r| {
+            !filtered
+                || a.run_ids.contains(&r.run_id)
+                || a.experiment_ids.contains(&r.experiment_id)
+        })
         .collect();
     for run in &runs {
         delete_artifacts(&proxied, &run.artifact_uri).await?;
         store.purge_run(&run.run_id).await.map_err(user)?;
-        p.out(format!("Removed run {} ({})", run.run_id, run.run_name.as_deref().unwrap_or("")));
+        p.out(format!(
+            "Removed run {} ({})",
+            run.run_id,
+            run.run_name.as_deref().unwrap_or("")
+        ));
     }
-    let experiments: Vec<_> = garbage.experiment_ids.iter().filter(|e| !filtered || a.experiment_ids.contains(e)).collect();
+    let experiments: Vec<_> = garbage
+        .experiment_ids
+        .iter()
+        .filter(|e| !filtered || a.experiment_ids.contains(e))
+        .collect();
     for id in experiments {
         let exp = store.get_experiment(id).await.map_err(user)?;
         match store.purge_experiment(id).await {
@@ -95,14 +113,18 @@ pub async fn run(a: GcArgs, p: Printer) -> Result<()> {
 }
 
 async fn delete_artifacts(proxied: &Arc<dyn ArtifactRepo>, artifact_uri: &str) -> Result<()> {
-    let (repo, path): (Arc<dyn ArtifactRepo>, String) = if let Some(path) = uri::mlflow_artifacts_path(artifact_uri) {
-        (proxied.clone(), path.to_string())
-    } else if let Some(local) = uri::local_path(artifact_uri) {
-        (Arc::new(LocalRepo::new(local)), String::new())
-    } else {
-        tracing::warn!(artifact_uri, "cannot delete artifacts in this store; leaving them");
-        return Ok(());
-    };
+    let (repo, path): (Arc<dyn ArtifactRepo>, String) =
+        if let Some(path) = uri::mlflow_artifacts_path(artifact_uri) {
+            (proxied.clone(), path.to_string())
+        } else if let Some(local) = uri::local_path(artifact_uri) {
+            (Arc::new(LocalRepo::new(local)), String::new())
+        } else {
+            tracing::warn!(
+                artifact_uri,
+                "cannot delete artifacts in this store; leaving them"
+            );
+            return Ok(());
+        };
     if path.is_empty() {
         // A whole local directory: remove it if present.
         if let Some(local) = uri::local_path(artifact_uri) {

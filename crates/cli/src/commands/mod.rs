@@ -53,7 +53,12 @@ pub fn format_millis(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -61,6 +66,9 @@ mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(super::format_millis(0), "1970-01-01 00:00:00");
-        assert_eq!(super::format_millis(1_795_413_187_000), "2026-11-23 05:53:07");
+        assert_eq!(
+            super::format_millis(1_795_413_187_000),
+            "2026-11-23 05:53:07"
+        );
     }
 }

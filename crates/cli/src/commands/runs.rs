@@ -13,7 +13,10 @@ pub async fn run(cmd: RunsCommand, p: Printer) -> Result<()> {
     let t = tracking::open(&tracking::tracking_uri()).await?;
     let store = t.store.as_ref();
     match cmd {
-        RunsCommand::List { experiment_id, view: v } => {
+        RunsCommand::List {
+            experiment_id,
+            view: v,
+        } => {
             store.get_experiment(&experiment_id).await.map_err(user)?;
             let runs = all_runs(store, &experiment_id, view(v)).await?;
             let rows: Vec<Vec<String>> = runs
@@ -33,11 +36,19 @@ pub async fn run(cmd: RunsCommand, p: Printer) -> Result<()> {
             p.json(&store.get_run(&run_id).await.map_err(user)?);
         }
         RunsCommand::Delete { run_id } => {
-            store.set_run_lifecycle(&run_id, LifecycleStage::Deleted).await.map_err(user)?;
-            p.out(format!("Run {run_id} deleted (restore it with `ferroflow runs restore --run-id {run_id}`)"));
+            store
+                .set_run_lifecycle(&run_id, LifecycleStage::Deleted)
+                .await
+                .map_err(user)?;
+            p.out(format!(
+                "Run {run_id} deleted (restore it with `ferroflow runs restore --run-id {run_id}`)"
+            ));
         }
         RunsCommand::Restore { run_id } => {
-            store.set_run_lifecycle(&run_id, LifecycleStage::Active).await.map_err(user)?;
+            store
+                .set_run_lifecycle(&run_id, LifecycleStage::Active)
+                .await
+                .map_err(user)?;
             p.out(format!("Run {run_id} restored"));
         }
     }

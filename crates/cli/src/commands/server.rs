@@ -17,14 +17,28 @@ use crate::tracking::{local_artifact_root, open_sql, reject_file_store};
 /// Whether `dir` looks like MLflow's file store.
 fn is_file_store(dir: &Path) -> bool {
     dir.join("0").join("meta.yaml").exists()
-        || std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().any(|e| e.path().join("meta.yaml").exists()))
+        || std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().join("meta.yaml").exists())
+        })
 }
 
 fn absolute(path: &str) -> String {
     let p = Path::new(path);
-    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()) };
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
     // Drop `.` components for a clean path in messages and URIs.
-    abs.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect::<std::path::PathBuf>().display().to_string()
+    abs.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect::<std::path::PathBuf>()
+        .display()
+        .to_string()
 }
 
 pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
@@ -40,7 +54,9 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
     match TrackingUri::parse(&backend).map_err(|e| anyhow::anyhow!(e.message))? {
         TrackingUri::Database(_) => {}
         TrackingUri::File(path) => return Err(reject_file_store(&path)),
-        TrackingUri::Http(_) => bail!("--backend-store-uri must be a database URI such as sqlite:///mlflow.db, not a server URL"),
+        TrackingUri::Http(_) => bail!(
+            "--backend-store-uri must be a database URI such as sqlite:///mlflow.db, not a server URL"
+        ),
     }
     let serve_artifacts = if a.no_serve_artifacts {
         false
@@ -53,7 +69,9 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         None => local_artifact_root(),
     };
     if !serve_artifacts && default_root.starts_with("mlflow-artifacts:") {
-        bail!("--default-artifact-root {default_root} needs artifact serving; drop --no-serve-artifacts or choose another root");
+        bail!(
+            "--default-artifact-root {default_root} needs artifact serving; drop --no-serve-artifacts or choose another root"
+        );
     }
     let destination = if serve_artifacts {
         let dest = uri::local_path(&a.artifacts_destination).ok_or_else(|| {
@@ -63,17 +81,27 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
             )
         })?;
         let dest = absolute(&dest);
-        std::fs::create_dir_all(&dest).with_context(|| format!("cannot create the artifacts destination {dest}"))?;
+        std::fs::create_dir_all(&dest)
+            .with_context(|| format!("cannot create the artifacts destination {dest}"))?;
         Some(dest)
     } else {
         None
     };
-    let prefix = match a.static_prefix.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "/") {
+    let prefix = match a
+        .static_prefix
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "/")
+    {
         Some(s) if !s.starts_with('/') => bail!("--static-prefix must start with '/', got '{s}'"),
         Some(s) => s.trim_end_matches('/').to_string(),
         None => String::new(),
     };
-    let mut allowed_hosts = if a.allowed_hosts.is_empty() { default_allowed_hosts() } else { a.allowed_hosts.clone() };
+    let mut allowed_hosts = if a.allowed_hosts.is_empty() {
+        default_allowed_hosts()
+    } else {
+        a.allowed_hosts.clone()
+    };
     if a.allowed_hosts.is_empty() && a.host != "0.0.0.0" && a.host != "::" {
         allowed_hosts.push(a.host.clone());
         allowed_hosts.push(format!("{}:*", a.host));
@@ -86,7 +114,9 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
     if *store.migration() == MigrationOutcome::Created {
         p.note(format!("Created a new MLflow database at {backend}"));
     }
-    let artifacts: Option<Arc<dyn ArtifactRepo>> = destination.as_ref().map(|d| Arc::new(LocalRepo::new(d)) as Arc<dyn ArtifactRepo>);
+    let artifacts: Option<Arc<dyn ArtifactRepo>> = destination
+        .as_ref()
+        .map(|d| Arc::new(LocalRepo::new(d)) as Arc<dyn ArtifactRepo>);
     let config = ServerConfig {
         host: a.host.clone(),
         port: a.port,
@@ -94,18 +124,35 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         default_artifact_root: default_root.clone(),
         artifacts_destination: destination.clone(),
         allowed_hosts,
-        cors_allowed_origins: a.cors_allowed_origins.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        cors_allowed_origins: a
+            .cors_allowed_origins
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         static_prefix: prefix.clone(),
     };
-    let addr = if a.host.contains(':') && !a.host.starts_with('[') { format!("[{}]:{}", a.host, a.port) } else { format!("{}:{}", a.host, a.port) };
-    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    let state = AppState { store: Arc::new(store), artifacts, config: Arc::new(config) };
+    let addr = if a.host.contains(':') && !a.host.starts_with('[') {
+        format!("[{}]:{}", a.host, a.port)
+    } else {
+        format!("{}:{}", a.host, a.port)
+    };
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let state = AppState {
+        store: Arc::new(store),
+        artifacts,
+        config: Arc::new(config),
+    };
     p.note(format!(
         "Ferroflow {} listening on http://{addr}{prefix}  (backend {backend}, artifacts {})",
         env!("CARGO_PKG_VERSION"),
         destination.as_deref().unwrap_or("not served")
     ));
-    ferroflow_server::serve(state, listener, shutdown_signal()).await.context("the server stopped with an error")?;
+    ferroflow_server::serve(state, listener, shutdown_signal())
+        .await
+        .context("the server stopped with an error")?;
     p.note("Ferroflow stopped");
     Ok(())
 }

@@ -36,8 +36,14 @@ impl Op {
     }
     pub const NUMERIC: &'static [Op] = &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge];
     pub const STRING: &'static [Op] = &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn];
-    pub const KEYED_STRING: &'static [Op] =
-        &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::IsNull, Op::IsNotNull];
+    pub const KEYED_STRING: &'static [Op] = &[
+        Op::Eq,
+        Op::Ne,
+        Op::Like,
+        Op::ILike,
+        Op::IsNull,
+        Op::IsNotNull,
+    ];
 }
 
 /// A literal on the right of a comparison.
@@ -55,7 +61,13 @@ impl Value {
         match self {
             Value::Str(s) => format!("'{s}'"),
             Value::Num(n) => n.clone(),
-            Value::List(l) => format!("({})", l.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")),
+            Value::List(l) => format!(
+                "({})",
+                l.iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Value::None => "nothing".into(),
         }
     }
@@ -87,10 +99,21 @@ pub enum Expr<K> {
 
 impl<K> Expr<K> {
     /// Rebinds every key, failing on the first key the domain rejects.
-    pub fn try_map<K2, E>(self, f: &mut impl FnMut(Cond<K>) -> Result<Cond<K2>, E>) -> Result<Expr<K2>, E> {
+    pub fn try_map<K2, E>(
+        self,
+        f: &mut impl FnMut(Cond<K>) -> Result<Cond<K2>, E>,
+    ) -> Result<Expr<K2>, E> {
         Ok(match self {
-            Expr::And(v) => Expr::And(v.into_iter().map(|e| e.try_map(f)).collect::<Result<_, _>>()?),
-            Expr::Or(v) => Expr::Or(v.into_iter().map(|e| e.try_map(f)).collect::<Result<_, _>>()?),
+            Expr::And(v) => Expr::And(
+                v.into_iter()
+                    .map(|e| e.try_map(f))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or(v) => Expr::Or(
+                v.into_iter()
+                    .map(|e| e.try_map(f))
+                    .collect::<Result<_, _>>()?,
+            ),
             Expr::Cond(c) => Expr::Cond(f(c)?),
         })
     }

@@ -42,17 +42,19 @@ fn bind_key(raw: &RawKey) -> Result<ExperimentKey> {
     let entity = raw.entity.as_deref().map(str::to_ascii_lowercase);
     match entity.as_deref() {
         Some("tag" | "tags") => Ok(ExperimentKey::Tag(raw.key.clone())),
-        None | Some("attribute" | "attributes" | "attr") => Ok(ExperimentKey::Attr(match raw.key.as_str() {
-            "experiment_id" => ExperimentAttr::ExperimentId,
-            "name" => ExperimentAttr::Name,
-            "creation_time" => ExperimentAttr::CreationTime,
-            "last_update_time" => ExperimentAttr::LastUpdateTime,
-            other => {
-                return Err(Error::invalid_param(format!(
-                    "Invalid attribute key '{other}' specified. Valid keys are experiment_id, name, creation_time, last_update_time"
-                )));
-            }
-        })),
+        None | Some("attribute" | "attributes" | "attr") => {
+            Ok(ExperimentKey::Attr(match raw.key.as_str() {
+                "experiment_id" => ExperimentAttr::ExperimentId,
+                "name" => ExperimentAttr::Name,
+                "creation_time" => ExperimentAttr::CreationTime,
+                "last_update_time" => ExperimentAttr::LastUpdateTime,
+                other => {
+                    return Err(Error::invalid_param(format!(
+                        "Invalid attribute key '{other}' specified. Valid keys are experiment_id, name, creation_time, last_update_time"
+                    )));
+                }
+            }))
+        }
         Some(other) => Err(Error::invalid_param(format!(
             "Invalid entity type '{other}'. Valid entity types are attribute, tags"
         ))),
@@ -87,7 +89,11 @@ fn bind_cond(c: Cond<RawKey>) -> Result<Cond<ExperimentKey>> {
             }
         }
         ExperimentKey::Attr(_) => {
-            check_op(&what, c.op, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn])?;
+            check_op(
+                &what,
+                c.op,
+                &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn],
+            )?;
             expect_string(&what, &c)?;
         }
         ExperimentKey::Tag(_) => {
@@ -95,12 +101,18 @@ fn bind_cond(c: Cond<RawKey>) -> Result<Cond<ExperimentKey>> {
             expect_string(&what, &c)?;
         }
     }
-    Ok(Cond { key, op: c.op, value: c.value })
+    Ok(Cond {
+        key,
+        op: c.op,
+        value: c.value,
+    })
 }
 
 fn expect_string<K>(what: &str, c: &Cond<K>) -> Result<()> {
     match (&c.op, &c.value) {
-        (Op::IsNull | Op::IsNotNull, Value::None) | (Op::In | Op::NotIn, Value::List(_)) | (_, Value::Str(_)) => Ok(()),
+        (Op::IsNull | Op::IsNotNull, Value::None)
+        | (Op::In | Op::NotIn, Value::List(_))
+        | (_, Value::Str(_)) => Ok(()),
         (_, v) => Err(Error::invalid_param(format!(
             "Expected a quoted string value for {what}. Got value {}",
             v.describe()
@@ -138,7 +150,11 @@ fn text_cmp(op: Op, lhs: &str, v: &Value) -> bool {
 pub fn matches(filter: &ExperimentFilter, e: &Experiment) -> bool {
     filter.eval(&mut |c| match &c.key {
         ExperimentKey::Tag(k) => {
-            let tag = e.tags.iter().find(|t| &t.key == k).map(|t| t.value.as_str());
+            let tag = e
+                .tags
+                .iter()
+                .find(|t| &t.key == k)
+                .map(|t| t.value.as_str());
             match (c.op, tag) {
                 (Op::IsNull, t) => t.is_none(),
                 (Op::IsNotNull, t) => t.is_some(),
@@ -157,9 +173,17 @@ pub fn matches(filter: &ExperimentFilter, e: &Experiment) -> bool {
             }
         }
         ExperimentKey::Attr(a) => {
-            let v = if a == &ExperimentAttr::CreationTime { e.creation_time } else { e.last_update_time };
-            let Value::Num(n) = &c.value else { return false };
-            let (Some(v), Ok(n)) = (v, n.parse::<i64>()) else { return false };
+            let v = if a == &ExperimentAttr::CreationTime {
+                e.creation_time
+            } else {
+                e.last_update_time
+            };
+            let Value::Num(n) = &c.value else {
+                return false;
+            };
+            let (Some(v), Ok(n)) = (v, n.parse::<i64>()) else {
+                return false;
+            };
             match c.op {
                 Op::Eq => v == n,
                 Op::Ne => v != n,
@@ -176,16 +200,30 @@ pub fn matches(filter: &ExperimentFilter, e: &Experiment) -> bool {
 pub fn compare(order: &[OrderBy<ExperimentKey>], a: &Experiment, b: &Experiment) -> Ordering {
     let id = |e: &Experiment| e.experiment_id.parse::<i64>().unwrap_or(0);
     let default = [
-        OrderBy { key: ExperimentKey::Attr(ExperimentAttr::CreationTime), ascending: false },
-        OrderBy { key: ExperimentKey::Attr(ExperimentAttr::ExperimentId), ascending: true },
+        OrderBy {
+            key: ExperimentKey::Attr(ExperimentAttr::CreationTime),
+            ascending: false,
+        },
+        OrderBy {
+            key: ExperimentKey::Attr(ExperimentAttr::ExperimentId),
+            ascending: true,
+        },
     ];
-    let order = if order.is_empty() { &default[..] } else { order };
+    let order = if order.is_empty() {
+        &default[..]
+    } else {
+        order
+    };
     for o in order {
         let ord = match &o.key {
             ExperimentKey::Attr(ExperimentAttr::Name) => a.name.cmp(&b.name),
             ExperimentKey::Attr(ExperimentAttr::ExperimentId) => id(a).cmp(&id(b)),
-            ExperimentKey::Attr(ExperimentAttr::CreationTime) => a.creation_time.cmp(&b.creation_time),
-            ExperimentKey::Attr(ExperimentAttr::LastUpdateTime) => a.last_update_time.cmp(&b.last_update_time),
+            ExperimentKey::Attr(ExperimentAttr::CreationTime) => {
+                a.creation_time.cmp(&b.creation_time)
+            }
+            ExperimentKey::Attr(ExperimentAttr::LastUpdateTime) => {
+                a.last_update_time.cmp(&b.last_update_time)
+            }
             ExperimentKey::Tag(_) => Ordering::Equal,
         };
         let ord = if o.ascending { ord } else { ord.reverse() };
@@ -202,7 +240,11 @@ mod tests {
 
     #[test]
     fn experiment_filters() {
-        assert!(parse_experiment_filter("name LIKE 'wine%' AND tags.team = 'a'").unwrap().is_some());
+        assert!(
+            parse_experiment_filter("name LIKE 'wine%' AND tags.team = 'a'")
+                .unwrap()
+                .is_some()
+        );
         assert!(parse_experiment_filter("creation_time > 5").is_ok());
         assert!(parse_experiment_filter("experiment_id IN ('1', '2')").is_ok());
         assert!(parse_experiment_filter("experiment_id = 'abc'").is_err());

@@ -7,7 +7,10 @@ pub enum Tok {
     /// A bare or dotted word (`status`, `metrics.rmse`, `tags.mlflow.runName`).
     Word(String),
     /// `entity.` followed by a backtick- or double-quoted key: `metrics.\`my metric\``.
-    QuotedKey { entity: String, key: String },
+    QuotedKey {
+        entity: String,
+        key: String,
+    },
     /// A backtick-quoted identifier standing alone.
     Backtick(String),
     /// A string literal in single or double quotes.
@@ -44,7 +47,9 @@ fn read_quoted(chars: &[char], mut i: usize, quote: char) -> Result<(String, usi
             i += 1;
         }
     }
-    Err(Error::invalid_param(format!("Unterminated quoted string starting with {quote}{out}")))
+    Err(Error::invalid_param(format!(
+        "Unterminated quoted string starting with {quote}{out}"
+    )))
 }
 
 pub fn tokenize(input: &str) -> Result<Vec<Tok>> {
@@ -109,7 +114,9 @@ pub fn tokenize(input: &str) -> Result<Vec<Tok>> {
             }
             c if c.is_ascii_digit()
                 || ((c == '-' || c == '+' || c == '.')
-                    && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit() || *n == '.')) =>
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|n| n.is_ascii_digit() || *n == '.')) =>
             {
                 let start = i;
                 i += 1;
@@ -129,7 +136,9 @@ pub fn tokenize(input: &str) -> Result<Vec<Tok>> {
                         j += 1;
                     }
                     let bad: String = chars[start..j].iter().collect();
-                    return Err(Error::invalid_param(format!("Invalid token '{bad}' in search filter")));
+                    return Err(Error::invalid_param(format!(
+                        "Invalid token '{bad}' in search filter"
+                    )));
                 }
                 toks.push(Tok::Num(text));
             }
@@ -141,7 +150,10 @@ pub fn tokenize(input: &str) -> Result<Vec<Tok>> {
                 let word: String = chars[start..i].iter().collect();
                 if word.ends_with('.') && i < chars.len() && (chars[i] == '`' || chars[i] == '"') {
                     let (key, next) = read_quoted(&chars, i + 1, chars[i])?;
-                    toks.push(Tok::QuotedKey { entity: word.trim_end_matches('.').to_string(), key });
+                    toks.push(Tok::QuotedKey {
+                        entity: word.trim_end_matches('.').to_string(),
+                        key,
+                    });
                     i = next;
                 } else {
                     toks.push(Tok::Word(word));
@@ -167,7 +179,10 @@ mod tests {
         assert_eq!(
             t,
             vec![
-                Tok::QuotedKey { entity: "metrics".into(), key: "my m".into() },
+                Tok::QuotedKey {
+                    entity: "metrics".into(),
+                    key: "my m".into()
+                },
                 Tok::Op(">="),
                 Tok::Num("-1.5e3".into()),
                 Tok::Word("AND".into()),

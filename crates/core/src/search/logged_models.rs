@@ -28,7 +28,10 @@ impl LoggedModelAttr {
         }
     }
     pub fn is_numeric(self) -> bool {
-        matches!(self, LoggedModelAttr::CreationTimestamp | LoggedModelAttr::LastUpdatedTimestamp)
+        matches!(
+            self,
+            LoggedModelAttr::CreationTimestamp | LoggedModelAttr::LastUpdatedTimestamp
+        )
     }
     pub fn parse(key: &str) -> Option<Self> {
         Some(match key {
@@ -37,7 +40,9 @@ impl LoggedModelAttr {
             "model_type" => LoggedModelAttr::ModelType,
             "status" => LoggedModelAttr::Status,
             "source_run_id" => LoggedModelAttr::SourceRunId,
-            "creation_timestamp" | "creation_time" | "creation_timestamp_ms" => LoggedModelAttr::CreationTimestamp,
+            "creation_timestamp" | "creation_time" | "creation_timestamp_ms" => {
+                LoggedModelAttr::CreationTimestamp
+            }
             "last_updated_timestamp" | "last_updated_time" | "last_updated_timestamp_ms" => {
                 LoggedModelAttr::LastUpdatedTimestamp
             }
@@ -81,7 +86,8 @@ fn bind_key(raw: &RawKey) -> Result<LoggedModelKey> {
 fn bind_cond(c: Cond<RawKey>) -> Result<Cond<LoggedModelKey>> {
     let key = bind_key(&c.key)?;
     let what = format!("'{}'", c.key.key);
-    let numeric = matches!(&key, LoggedModelKey::Metric(_)) || matches!(&key, LoggedModelKey::Attr(a) if a.is_numeric());
+    let numeric = matches!(&key, LoggedModelKey::Metric(_))
+        || matches!(&key, LoggedModelKey::Attr(a) if a.is_numeric());
     if numeric {
         check_op(&what, c.op, Op::NUMERIC)?;
         if !matches!(&c.value, Value::Num(n) if n.parse::<f64>().is_ok()) {
@@ -91,15 +97,26 @@ fn bind_cond(c: Cond<RawKey>) -> Result<Cond<LoggedModelKey>> {
             )));
         }
     } else {
-        check_op(&what, c.op, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn])?;
-        if !matches!((&c.op, &c.value), (Op::In | Op::NotIn, Value::List(_)) | (_, Value::Str(_))) {
+        check_op(
+            &what,
+            c.op,
+            &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn],
+        )?;
+        if !matches!(
+            (&c.op, &c.value),
+            (Op::In | Op::NotIn, Value::List(_)) | (_, Value::Str(_))
+        ) {
             return Err(Error::invalid_param(format!(
                 "Expected a quoted string value for {what}. Got value {}",
                 c.value.describe()
             )));
         }
     }
-    Ok(Cond { key, op: c.op, value: c.value })
+    Ok(Cond {
+        key,
+        op: c.op,
+        value: c.value,
+    })
 }
 
 pub fn parse_logged_model_filter(filter: &str) -> Result<Option<LoggedModelFilter>> {
@@ -109,8 +126,14 @@ pub fn parse_logged_model_filter(filter: &str) -> Result<Option<LoggedModelFilte
 /// Binds a structured order-by field name (`name`, `creation_timestamp`, `metrics.x`, ...).
 pub fn bind_logged_model_order_field(field: &str) -> Result<LoggedModelKey> {
     let raw = match field.split_once('.') {
-        Some((e, k)) => RawKey { entity: Some(e.into()), key: k.into() },
-        None => RawKey { entity: None, key: field.into() },
+        Some((e, k)) => RawKey {
+            entity: Some(e.into()),
+            key: k.into(),
+        },
+        None => RawKey {
+            entity: None,
+            key: field.into(),
+        },
     };
     bind_key(&raw)
 }

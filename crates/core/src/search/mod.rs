@@ -27,7 +27,11 @@ pub(crate) fn check_op(what: &str, op: Op, allowed: &[Op]) -> Result<()> {
         Err(Error::invalid_param(format!(
             "Invalid comparator '{}' for {what}. Valid comparators: {}",
             op.as_str(),
-            allowed.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+            allowed
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )))
     }
 }
@@ -51,9 +55,14 @@ pub(crate) fn bind_order_by<K: PartialEq>(
         let parsed = parse_order_by(clause)?;
         let key = bind(&parsed.key)?;
         if out.iter().any(|o| o.key == key) {
-            return Err(Error::invalid_param(format!("`order_by` contains duplicate fields: {clauses:?}")));
+            return Err(Error::invalid_param(format!(
+                "`order_by` contains duplicate fields: {clauses:?}"
+            )));
         }
-        out.push(OrderBy { key, ascending: parsed.ascending });
+        out.push(OrderBy {
+            key,
+            ascending: parsed.ascending,
+        });
     }
     Ok(out)
 }

@@ -42,14 +42,24 @@ fn describe(t: Option<&Tok>) -> String {
 
 fn split_key(word: &str) -> RawKey {
     match word.split_once('.') {
-        Some((entity, key)) => RawKey { entity: Some(entity.to_string()), key: key.to_string() },
-        None => RawKey { entity: None, key: word.to_string() },
+        Some((entity, key)) => RawKey {
+            entity: Some(entity.to_string()),
+            key: key.to_string(),
+        },
+        None => RawKey {
+            entity: None,
+            key: word.to_string(),
+        },
     }
 }
 
 impl Parser {
     fn new(input: &str) -> Result<Self> {
-        Ok(Parser { toks: tokenize(input)?, pos: 0, depth: 0 })
+        Ok(Parser {
+            toks: tokenize(input)?,
+            pos: 0,
+            depth: 0,
+        })
     }
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
@@ -75,7 +85,11 @@ impl Parser {
             self.pos += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 { parts.pop().unwrap() } else { Expr::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap()
+        } else {
+            Expr::Or(parts)
+        })
     }
 
     fn and(&mut self) -> Result<Expr<RawKey>> {
@@ -84,14 +98,20 @@ impl Parser {
             self.pos += 1;
             parts.push(self.atom()?);
         }
-        Ok(if parts.len() == 1 { parts.pop().unwrap() } else { Expr::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap()
+        } else {
+            Expr::And(parts)
+        })
     }
 
     fn atom(&mut self) -> Result<Expr<RawKey>> {
         if self.peek() == Some(&Tok::LParen) {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
-                return Err(Error::invalid_param("Invalid search filter: parentheses nested too deeply"));
+                return Err(Error::invalid_param(
+                    "Invalid search filter: parentheses nested too deeply",
+                ));
             }
             self.pos += 1;
             let e = self.or()?;
@@ -120,13 +140,21 @@ impl Parser {
             }
             Some(Tok::QuotedKey { entity, key }) => {
                 self.pos += 1;
-                Ok(RawKey { entity: Some(entity), key })
+                Ok(RawKey {
+                    entity: Some(entity),
+                    key,
+                })
             }
             Some(Tok::Backtick(k)) => {
                 self.pos += 1;
-                Ok(RawKey { entity: None, key: k })
+                Ok(RawKey {
+                    entity: None,
+                    key: k,
+                })
             }
-            _ => Err(self.err("an identifier such as metrics.rmse, params.alpha, tags.x or attributes.status")),
+            _ => Err(self.err(
+                "an identifier such as metrics.rmse, params.alpha, tags.x or attributes.status",
+            )),
         }
     }
 
@@ -246,52 +274,114 @@ mod tests {
     use super::*;
 
     fn k(e: &str, key: &str) -> RawKey {
-        RawKey { entity: Some(e.into()), key: key.into() }
+        RawKey {
+            entity: Some(e.into()),
+            key: key.into(),
+        }
     }
 
     #[test]
     fn and_binds_tighter_than_or() {
-        let e = parse_filter("metrics.a > 1 and params.b = 'x' OR tags.c != 'y'").unwrap().unwrap();
-        let Expr::Or(parts) = e else { panic!("expected OR") };
+        let e = parse_filter("metrics.a > 1 and params.b = 'x' OR tags.c != 'y'")
+            .unwrap()
+            .unwrap();
+        let Expr::Or(parts) = e else {
+            panic!("expected OR")
+        };
         assert!(matches!(parts[0], Expr::And(_)));
         assert!(matches!(parts[1], Expr::Cond(_)));
     }
 
     #[test]
     fn parentheses_group() {
-        let e = parse_filter("(metrics.a > 1 OR metrics.b < 2) AND params.c = 'x'").unwrap().unwrap();
-        let Expr::And(parts) = e else { panic!("expected AND") };
+        let e = parse_filter("(metrics.a > 1 OR metrics.b < 2) AND params.c = 'x'")
+            .unwrap()
+            .unwrap();
+        let Expr::And(parts) = e else {
+            panic!("expected AND")
+        };
         assert!(matches!(parts[0], Expr::Or(_)));
     }
 
     #[test]
     fn keys_and_values() {
-        let e = parse_filter("tags.mlflow.runName = \"x\"").unwrap().unwrap();
-        assert_eq!(e, Expr::Cond(Cond { key: k("tags", "mlflow.runName"), op: Op::Eq, value: Value::Str("x".into()) }));
-        let e = parse_filter("attributes.run_id NOT IN ('a', 'b')").unwrap().unwrap();
+        let e = parse_filter("tags.mlflow.runName = \"x\"")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             e,
-            Expr::Cond(Cond { key: k("attributes", "run_id"), op: Op::NotIn, value: Value::List(vec!["a".into(), "b".into()]) })
+            Expr::Cond(Cond {
+                key: k("tags", "mlflow.runName"),
+                op: Op::Eq,
+                value: Value::Str("x".into())
+            })
+        );
+        let e = parse_filter("attributes.run_id NOT IN ('a', 'b')")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            e,
+            Expr::Cond(Cond {
+                key: k("attributes", "run_id"),
+                op: Op::NotIn,
+                value: Value::List(vec!["a".into(), "b".into()])
+            })
         );
         let e = parse_filter("tags.x is not null").unwrap().unwrap();
-        assert!(matches!(e, Expr::Cond(Cond { op: Op::IsNotNull, .. })));
+        assert!(matches!(
+            e,
+            Expr::Cond(Cond {
+                op: Op::IsNotNull,
+                ..
+            })
+        ));
         let e = parse_filter("status = 'RUNNING'").unwrap().unwrap();
-        assert!(matches!(e, Expr::Cond(Cond { key: RawKey { entity: None, .. }, .. })));
+        assert!(matches!(
+            e,
+            Expr::Cond(Cond {
+                key: RawKey { entity: None, .. },
+                ..
+            })
+        ));
     }
 
     #[test]
     fn errors_name_the_problem() {
-        for bad in ["metrics.a >", "metrics.a 1", "(metrics.a > 1", "metrics.a > 1 AND", "metrics.a > 1 metrics.b < 2", "IN ('a')", "a IN 'x'"] {
+        for bad in [
+            "metrics.a >",
+            "metrics.a 1",
+            "(metrics.a > 1",
+            "metrics.a > 1 AND",
+            "metrics.a > 1 metrics.b < 2",
+            "IN ('a')",
+            "a IN 'x'",
+        ] {
             let e = parse_filter(bad).unwrap_err();
-            assert!(e.message.starts_with("Invalid search filter") || e.message.contains("Invalid"), "{bad}: {}", e.message);
+            assert!(
+                e.message.starts_with("Invalid search filter") || e.message.contains("Invalid"),
+                "{bad}: {}",
+                e.message
+            );
         }
         assert!(parse_filter("  ").unwrap().is_none());
     }
 
     #[test]
     fn order_by() {
-        assert_eq!(parse_order_by("metrics.rmse DESC").unwrap(), OrderBy { key: k("metrics", "rmse"), ascending: false });
-        assert_eq!(parse_order_by("metrics.`a b`").unwrap(), OrderBy { key: k("metrics", "a b"), ascending: true });
+        assert_eq!(
+            parse_order_by("metrics.rmse DESC").unwrap(),
+            OrderBy {
+                key: k("metrics", "rmse"),
+                ascending: false
+            }
+        );
+        assert_eq!(
+            parse_order_by("metrics.`a b`").unwrap(),
+            OrderBy {
+                key: k("metrics", "a b"),
+                ascending: true
+            }
+        );
         assert!(parse_order_by("metrics.rmse sideways").is_err());
         assert!(parse_order_by("").is_err());
     }

@@ -68,7 +68,8 @@ pub enum RunKey {
 
 pub type RunFilter = Expr<RunKey>;
 
-const VALID_ATTRS: &str = "run_id, run_name, status, start_time, end_time, artifact_uri, user_id, created";
+const VALID_ATTRS: &str =
+    "run_id, run_name, status, start_time, end_time, artifact_uri, user_id, created";
 
 fn bind_key(raw: &RawKey) -> Result<RunKey> {
     let entity = raw.entity.as_deref().map(str::to_ascii_lowercase);
@@ -89,7 +90,9 @@ fn bind_key(raw: &RawKey) -> Result<RunKey> {
         }),
         None | Some("attribute" | "attributes" | "attr" | "run") => {
             RunKey::Attr(RunAttr::parse(&key).ok_or_else(|| {
-                Error::invalid_param(format!("Invalid attribute key '{key}' specified. Valid keys are {VALID_ATTRS}"))
+                Error::invalid_param(format!(
+                    "Invalid attribute key '{key}' specified. Valid keys are {VALID_ATTRS}"
+                ))
             })?)
         }
         Some(other) => {
@@ -118,7 +121,10 @@ fn bind_cond(c: Cond<RawKey>) -> Result<Cond<RunKey>> {
             check_op(&what, c.op, Op::NUMERIC)?;
             let n = number(&what, &c.value)?;
             if n.fract() != 0.0 {
-                return Err(Error::invalid_param(format!("Expected an integer value for {what}. Got {}", c.value.describe())));
+                return Err(Error::invalid_param(format!(
+                    "Expected an integer value for {what}. Got {}",
+                    c.value.describe()
+                )));
             }
         }
         RunKey::Param(_) | RunKey::Tag(_) => {
@@ -130,14 +136,18 @@ fn bind_cond(c: Cond<RawKey>) -> Result<Cond<RunKey>> {
             string(&what, c.op, &c.value)?;
         }
     }
-    Ok(Cond { key, op: c.op, value: c.value })
+    Ok(Cond {
+        key,
+        op: c.op,
+        value: c.value,
+    })
 }
 
 fn number(what: &str, v: &Value) -> Result<f64> {
     match v {
-        Value::Num(n) => n
-            .parse::<f64>()
-            .map_err(|_| Error::invalid_param(format!("Expected numeric value type for {what}. Found {n}"))),
+        Value::Num(n) => n.parse::<f64>().map_err(|_| {
+            Error::invalid_param(format!("Expected numeric value type for {what}. Found {n}"))
+        }),
         other => Err(Error::invalid_param(format!(
             "Expected numeric value type for {what}. Found {}",
             other.describe()
@@ -167,7 +177,9 @@ pub fn parse_run_order_by(clauses: &[String]) -> Result<Vec<OrderBy<RunKey>>> {
     bind_order_by(clauses, |raw| {
         let key = bind_key(raw)?;
         if let RunKey::Dataset(_) = key {
-            return Err(Error::invalid_param("Ordering by dataset fields is not supported"));
+            return Err(Error::invalid_param(
+                "Ordering by dataset fields is not supported",
+            ));
         }
         Ok(key)
     })
@@ -229,7 +241,10 @@ pub fn matches_cond(c: &Cond<RunKey>, run: &Run) -> bool {
                 RunAttr::StartTime => num_val(c, Some(info.start_time)),
                 RunAttr::EndTime => num_val(c, info.end_time),
                 RunAttr::RunId => str_cmp(c.op, &info.run_id, &c.value),
-                RunAttr::RunName => info.run_name.as_deref().is_some_and(|n| str_cmp(c.op, n, &c.value)),
+                RunAttr::RunName => info
+                    .run_name
+                    .as_deref()
+                    .is_some_and(|n| str_cmp(c.op, n, &c.value)),
                 RunAttr::Status => str_cmp(c.op, info.status.as_str(), &c.value),
                 RunAttr::ArtifactUri => str_cmp(c.op, &info.artifact_uri, &c.value),
                 RunAttr::UserId => str_cmp(c.op, &info.user_id, &c.value),
@@ -239,9 +254,11 @@ pub fn matches_cond(c: &Cond<RunKey>, run: &Run) -> bool {
             let field = match f {
                 DatasetField::Name => Some(d.dataset.name.as_str()),
                 DatasetField::Digest => Some(d.dataset.digest.as_str()),
-                DatasetField::Context => {
-                    d.tags.iter().find(|t| t.key == "mlflow.data.context").map(|t| t.value.as_str())
-                }
+                DatasetField::Context => d
+                    .tags
+                    .iter()
+                    .find(|t| t.key == "mlflow.data.context")
+                    .map(|t| t.value.as_str()),
             };
             field.is_some_and(|v| str_cmp(c.op, v, &c.value))
         }),
@@ -273,15 +290,22 @@ fn sort_value<'a>(key: &RunKey, run: &'a Run) -> (u8, Option<SortVal<'a>>) {
             Some(m) => (0, Some(SortVal::Num(m.value))),
             None => (2, None),
         },
-        RunKey::Param(k) => run.param(k).map_or((1, None), |v| (0, Some(SortVal::Str(v)))),
+        RunKey::Param(k) => run
+            .param(k)
+            .map_or((1, None), |v| (0, Some(SortVal::Str(v)))),
         RunKey::Tag(k) => run.tag(k).map_or((1, None), |v| (0, Some(SortVal::Str(v)))),
         RunKey::Attr(a) => {
             let i = &run.info;
             match a {
                 RunAttr::StartTime => (0, Some(SortVal::Num(i.start_time as f64))),
-                RunAttr::EndTime => i.end_time.map_or((1, None), |t| (0, Some(SortVal::Num(t as f64)))),
+                RunAttr::EndTime => i
+                    .end_time
+                    .map_or((1, None), |t| (0, Some(SortVal::Num(t as f64)))),
                 RunAttr::RunId => (0, Some(SortVal::Str(&i.run_id))),
-                RunAttr::RunName => i.run_name.as_deref().map_or((1, None), |n| (0, Some(SortVal::Str(n)))),
+                RunAttr::RunName => i
+                    .run_name
+                    .as_deref()
+                    .map_or((1, None), |n| (0, Some(SortVal::Str(n)))),
                 RunAttr::Status => (0, Some(SortVal::Str(i.status.as_str()))),
                 RunAttr::ArtifactUri => (0, Some(SortVal::Str(&i.artifact_uri))),
                 RunAttr::UserId => (0, Some(SortVal::Str(&i.user_id))),
@@ -302,12 +326,19 @@ pub fn compare(order: &[OrderBy<RunKey>], a: &Run, b: &Run) -> Ordering {
             return by_rank;
         }
         let by_val = va.partial_cmp(&vb).unwrap_or(Ordering::Equal);
-        let by_val = if o.ascending { by_val } else { by_val.reverse() };
+        let by_val = if o.ascending {
+            by_val
+        } else {
+            by_val.reverse()
+        };
         if by_val != Ordering::Equal {
             return by_val;
         }
     }
-    if !order.iter().any(|o| o.key == RunKey::Attr(RunAttr::StartTime)) {
+    if !order
+        .iter()
+        .any(|o| o.key == RunKey::Attr(RunAttr::StartTime))
+    {
         let t = b.info.start_time.cmp(&a.info.start_time);
         if t != Ordering::Equal {
             return t;
@@ -357,6 +388,9 @@ mod tests {
     #[test]
     fn order_by_rejects_duplicates() {
         assert!(parse_run_order_by(&["metrics.a".into(), "metrics.a DESC".into()]).is_err());
-        assert_eq!(parse_run_order_by(&["start_time DESC".into()]).unwrap()[0].key, RunKey::Attr(RunAttr::StartTime));
+        assert_eq!(
+            parse_run_order_by(&["start_time DESC".into()]).unwrap()[0].key,
+            RunKey::Attr(RunAttr::StartTime)
+        );
     }
 }

@@ -28,7 +28,11 @@ fn proxy(s: &AppState) -> ApiResult<Arc<dyn ArtifactRepo>> {
 }
 
 fn body_stream(req: Request) -> ByteStream {
-    Box::pin(req.into_body().into_data_stream().map_err(std::io::Error::other))
+    Box::pin(
+        req.into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other),
+    )
 }
 
 /// A content type for a download; active content (HTML, SVG, JS) is served as text so
@@ -37,9 +41,8 @@ fn content_type(path: &str) -> &'static str {
     let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "json" => "application/json",
-        "txt" | "log" | "md" | "py" | "yaml" | "yml" | "csv" | "tsv" | "html" | "htm" | "svg" | "js" | "mlmodel" => {
-            "text/plain; charset=utf-8"
-        }
+        "txt" | "log" | "md" | "py" | "yaml" | "yml" | "csv" | "tsv" | "html" | "htm" | "svg"
+        | "js" | "mlmodel" => "text/plain; charset=utf-8",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
         "gif" => "image/gif",
@@ -54,7 +57,10 @@ async fn download(repo: &dyn ArtifactRepo, path: &str) -> ApiResult<Response> {
     let name = path.rsplit('/').next().unwrap_or(path).replace('"', "");
     let mut resp = Response::new(Body::from_stream(body.stream));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -76,7 +82,11 @@ async fn list_relative(loc: &Location, rel: &str, strip: &str) -> ApiResult<Vec<
     Ok(files
         .into_iter()
         .map(|mut f| {
-            f.path = f.path.strip_prefix(strip).map(|p| p.trim_start_matches('/').to_string()).unwrap_or(f.path);
+            f.path = f
+                .path
+                .strip_prefix(strip)
+                .map(|p| p.trim_start_matches('/').to_string())
+                .unwrap_or(f.path);
             f
         })
         .collect())
@@ -87,23 +97,39 @@ async fn list_relative(loc: &Location, rel: &str, strip: &str) -> ApiResult<Vec<
 pub async fn proxy_list(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let repo = proxy(&s)?;
     let path = safe_path(&f.opt_str("path")?.unwrap_or_default())?;
-    let loc = Location { repo, base: String::new() };
+    let loc = Location {
+        repo,
+        base: String::new(),
+    };
     let files = list_relative(&loc, &path, &path).await?;
-    Ok(json(&Listing { root_uri: None, files }))
+    Ok(json(&Listing {
+        root_uri: None,
+        files,
+    }))
 }
 
-pub async fn proxy_download(State(s): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+pub async fn proxy_download(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
     let repo = proxy(&s)?;
     download(repo.as_ref(), &safe_path(&path)?).await
 }
 
-pub async fn proxy_upload(State(s): State<AppState>, Path(path): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn proxy_upload(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let repo = proxy(&s)?;
     repo.write(&safe_path(&path)?, body_stream(req)).await?;
     Ok(empty())
 }
 
-pub async fn proxy_delete(State(s): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+pub async fn proxy_delete(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
     let repo = proxy(&s)?;
     repo.delete(&safe_path(&path)?).await?;
     Ok(empty())
@@ -117,22 +143,39 @@ fn external_base(headers: &HeaderMap, s: &AppState) -> String {
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
         .unwrap_or_else(|| format!("{}:{}", s.config.host, s.config.port));
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{scheme}://{host}{}", s.config.static_prefix.trim_end_matches('/'))
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
+    format!(
+        "{scheme}://{host}{}",
+        s.config.static_prefix.trim_end_matches('/')
+    )
 }
 
-pub async fn mpu_create(State(s): State<AppState>, Path(path): Path<String>, headers: HeaderMap, f: Fields) -> ApiResult<Response> {
+pub async fn mpu_create(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    f: Fields,
+) -> ApiResult<Response> {
     let repo = proxy(&s)?;
     let path = safe_path(&path)?;
     let num_parts = f.opt_i64("num_parts")?.unwrap_or(1);
     if !(1..=10_000).contains(&num_parts) {
-        return Err(Error::invalid_param(format!("num_parts must be between 1 and 10000, got {num_parts}")).into());
+        return Err(Error::invalid_param(format!(
+            "num_parts must be between 1 and 10000, got {num_parts}"
+        ))
+        .into());
     }
     let upload_id = repo.create_multipart(&path).await?;
     let base = external_base(&headers, &s);
     let encoded: String = path
         .split('/')
-        .map(|seg| percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .map(|seg| {
+            percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join("/");
     let credentials: Vec<_> = (1..=num_parts)
@@ -144,16 +187,25 @@ pub async fn mpu_create(State(s): State<AppState>, Path(path): Path<String>, hea
             })
         })
         .collect();
-    Ok(json(&serde_json::json!({ "upload_id": upload_id, "credentials": credentials })))
+    Ok(json(
+        &serde_json::json!({ "upload_id": upload_id, "credentials": credentials }),
+    ))
 }
 
-pub async fn mpu_upload_part(State(s): State<AppState>, Path(path): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn mpu_upload_part(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let repo = proxy(&s)?;
     let q = Fields::from_query(req.uri().query().unwrap_or(""));
     let upload_id = q.req_str("upload_id")?;
     let part = q.req_i64("part_number")?;
-    let part = u32::try_from(part).map_err(|_| Error::invalid_param(format!("Invalid part_number {part}")))?;
-    let uploaded = repo.upload_part(&safe_path(&path)?, &upload_id, part, body_stream(req)).await?;
+    let part = u32::try_from(part)
+        .map_err(|_| Error::invalid_param(format!("Invalid part_number {part}")))?;
+    let uploaded = repo
+        .upload_part(&safe_path(&path)?, &upload_id, part, body_stream(req))
+        .await?;
     let mut resp = empty();
     if let Ok(v) = HeaderValue::from_str(&uploaded.etag) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -161,7 +213,11 @@ pub async fn mpu_upload_part(State(s): State<AppState>, Path(path): Path<String>
     Ok(resp)
 }
 
-pub async fn mpu_complete(State(s): State<AppState>, Path(path): Path<String>, f: Fields) -> ApiResult<Response> {
+pub async fn mpu_complete(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    f: Fields,
+) -> ApiResult<Response> {
     let repo = proxy(&s)?;
     let upload_id = f.req_str("upload_id")?;
     let parts = f
@@ -170,18 +226,25 @@ pub async fn mpu_complete(State(s): State<AppState>, Path(path): Path<String>, f
         .map(|p| {
             let n = p.req_i64("part_number")?;
             Ok(UploadedPart {
-                part_number: u32::try_from(n).map_err(|_| Error::invalid_param(format!("Invalid part_number {n}")))?,
+                part_number: u32::try_from(n)
+                    .map_err(|_| Error::invalid_param(format!("Invalid part_number {n}")))?,
                 etag: p.opt_str("etag")?.unwrap_or_default(),
             })
         })
         .collect::<ferroflow_core::Result<Vec<_>>>()?;
-    repo.complete_multipart(&safe_path(&path)?, &upload_id, &parts).await?;
+    repo.complete_multipart(&safe_path(&path)?, &upload_id, &parts)
+        .await?;
     Ok(empty())
 }
 
-pub async fn mpu_abort(State(s): State<AppState>, Path(path): Path<String>, f: Fields) -> ApiResult<Response> {
+pub async fn mpu_abort(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    f: Fields,
+) -> ApiResult<Response> {
     let repo = proxy(&s)?;
-    repo.abort_multipart(&safe_path(&path)?, &f.req_str("upload_id")?).await?;
+    repo.abort_multipart(&safe_path(&path)?, &f.req_str("upload_id")?)
+        .await?;
     Ok(empty())
 }
 
@@ -206,7 +269,10 @@ pub async fn list_run_artifacts(State(s): State<AppState>, f: Fields) -> ApiResu
     let rel = safe_path(&f.opt_str("path")?.unwrap_or_default())?;
     let (root_uri, loc) = run_location(&s, &run_id).await?;
     let files = list_relative(&loc, &rel, &loc.base).await?;
-    Ok(json(&Listing { root_uri: Some(root_uri), files }))
+    Ok(json(&Listing {
+        root_uri: Some(root_uri),
+        files,
+    }))
 }
 
 pub async fn get_run_artifact(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
@@ -227,8 +293,15 @@ pub async fn upload_run_artifact(State(s): State<AppState>, req: Request) -> Api
 }
 
 /// Lists a logged model's artifacts.
-pub async fn list_model_artifacts(s: &AppState, artifact_uri: &str, rel: &str) -> ApiResult<Response> {
+pub async fn list_model_artifacts(
+    s: &AppState,
+    artifact_uri: &str,
+    rel: &str,
+) -> ApiResult<Response> {
     let loc = resolve(s, artifact_uri)?;
     let files = list_relative(&loc, rel, &loc.base).await?;
-    Ok(json(&Listing { root_uri: Some(artifact_uri.to_string()), files }))
+    Ok(json(&Listing {
+        root_uri: Some(artifact_uri.to_string()),
+        files,
+    }))
 }

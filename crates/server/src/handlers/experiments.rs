@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use ferroflow_core::Error;
 use ferroflow_core::entities::{Experiment, LifecycleStage, Tag, ViewType};
 use ferroflow_core::validation::DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS;
-use ferroflow_core::Error;
 use ferroflow_store::ExperimentSearch;
 use serde::Serialize;
 
@@ -17,14 +17,22 @@ pub const VIEW_TYPES: &[(i64, &str)] = &[(1, "ACTIVE_ONLY"), (2, "DELETED_ONLY")
 pub fn tags(f: &Fields, name: &str) -> ferroflow_core::Result<Vec<Tag>> {
     f.objects(name)?
         .iter()
-        .map(|t| Ok(Tag::new(t.req_str("key")?, t.opt_str("value")?.unwrap_or_default())))
+        .map(|t| {
+            Ok(Tag::new(
+                t.req_str("key")?,
+                t.opt_str("value")?.unwrap_or_default(),
+            ))
+        })
         .collect()
 }
 
 pub async fn create(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let name = f.req_str("name")?;
     let location = f.opt_str("artifact_location")?;
-    let id = s.store.create_experiment(&name, location.as_deref(), tags(&f, "tags")?).await?;
+    let id = s
+        .store
+        .create_experiment(&name, location.as_deref(), tags(&f, "tags")?)
+        .await?;
     Ok(json(&serde_json::json!({ "experiment_id": id })))
 }
 
@@ -35,14 +43,18 @@ struct One {
 
 pub async fn get(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let id = f.req_str("experiment_id")?;
-    Ok(json(&One { experiment: s.store.get_experiment(&id).await? }))
+    Ok(json(&One {
+        experiment: s.store.get_experiment(&id).await?,
+    }))
 }
 
 pub async fn get_by_name(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let name = f.req_str("experiment_name")?;
     match s.store.get_experiment_by_name(&name).await? {
         Some(experiment) => Ok(json(&One { experiment })),
-        None => Err(Error::not_found(format!("Could not find experiment with name '{name}'")).into()),
+        None => {
+            Err(Error::not_found(format!("Could not find experiment with name '{name}'")).into())
+        }
     }
 }
 
@@ -57,13 +69,20 @@ struct SearchResponse {
 pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let search = ExperimentSearch {
         filter: f.opt_str("filter")?.unwrap_or_default(),
-        view: f.opt_enum("view_type", VIEW_TYPES)?.unwrap_or(ViewType::ActiveOnly),
-        max_results: f.opt_i64("max_results")?.unwrap_or(DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS),
+        view: f
+            .opt_enum("view_type", VIEW_TYPES)?
+            .unwrap_or(ViewType::ActiveOnly),
+        max_results: f
+            .opt_i64("max_results")?
+            .unwrap_or(DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS),
         order_by: f.str_list("order_by")?,
         page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
     };
     let page = s.store.search_experiments(search).await?;
-    Ok(json(&SearchResponse { experiments: page.items, next_page_token: page.next_page_token }))
+    Ok(json(&SearchResponse {
+        experiments: page.items,
+        next_page_token: page.next_page_token,
+    }))
 }
 
 /// `experiments/list`, the MLflow 1.x endpoint, answered from search.
@@ -81,13 +100,17 @@ pub async fn update(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
 
 pub async fn delete(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let id = f.req_str("experiment_id")?;
-    s.store.set_experiment_lifecycle(&id, LifecycleStage::Deleted).await?;
+    s.store
+        .set_experiment_lifecycle(&id, LifecycleStage::Deleted)
+        .await?;
     Ok(empty())
 }
 
 pub async fn restore(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let id = f.req_str("experiment_id")?;
-    s.store.set_experiment_lifecycle(&id, LifecycleStage::Active).await?;
+    s.store
+        .set_experiment_lifecycle(&id, LifecycleStage::Active)
+        .await?;
     Ok(empty())
 }
 
@@ -100,6 +123,8 @@ pub async fn set_tag(State(s): State<AppState>, f: Fields) -> ApiResult<Response
 
 pub async fn delete_tag(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let id = f.req_str("experiment_id")?;
-    s.store.delete_experiment_tag(&id, &f.req_str("key")?).await?;
+    s.store
+        .delete_experiment_tag(&id, &f.req_str("key")?)
+        .await?;
     Ok(empty())
 }

@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
+use ferroflow_core::Error;
 use ferroflow_core::entities::{LoggedModel, LoggedModelStatus, Param};
 use ferroflow_core::validation::DEFAULT_SEARCH_LOGGED_MODELS_MAX_RESULTS;
-use ferroflow_core::Error;
 use ferroflow_store::{CreateLoggedModel, LoggedModelSearch};
 use serde::Serialize;
 
@@ -38,16 +38,28 @@ pub async fn create(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
         params: params(&f)?,
         tags: tags(&f, "tags")?,
     };
-    Ok(json(&One { model: s.store.create_logged_model(req).await? }))
+    Ok(json(&One {
+        model: s.store.create_logged_model(req).await?,
+    }))
 }
 
 pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(json(&One { model: s.store.get_logged_model(&id).await? }))
+    Ok(json(&One {
+        model: s.store.get_logged_model(&id).await?,
+    }))
 }
 
-pub async fn finalize(State(s): State<AppState>, Path(id): Path<String>, f: Fields) -> ApiResult<Response> {
-    let status: LoggedModelStatus = f.opt_enum("status", STATUSES)?.ok_or_else(|| Error::missing("status"))?;
-    Ok(json(&One { model: s.store.finalize_logged_model(&id, status).await? }))
+pub async fn finalize(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Fields,
+) -> ApiResult<Response> {
+    let status: LoggedModelStatus = f
+        .opt_enum("status", STATUSES)?
+        .ok_or_else(|| Error::missing("status"))?;
+    Ok(json(&One {
+        model: s.store.finalize_logged_model(&id, status).await?,
+    }))
 }
 
 pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -55,17 +67,32 @@ pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiRes
     Ok(empty())
 }
 
-pub async fn log_params(State(s): State<AppState>, Path(id): Path<String>, f: Fields) -> ApiResult<Response> {
+pub async fn log_params(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Fields,
+) -> ApiResult<Response> {
     s.store.log_logged_model_params(&id, params(&f)?).await?;
     Ok(empty())
 }
 
-pub async fn set_tags(State(s): State<AppState>, Path(id): Path<String>, f: Fields) -> ApiResult<Response> {
-    s.store.set_logged_model_tags(&id, tags(&f, "tags")?).await?;
-    Ok(json(&One { model: s.store.get_logged_model(&id).await? }))
+pub async fn set_tags(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Fields,
+) -> ApiResult<Response> {
+    s.store
+        .set_logged_model_tags(&id, tags(&f, "tags")?)
+        .await?;
+    Ok(json(&One {
+        model: s.store.get_logged_model(&id).await?,
+    }))
 }
 
-pub async fn delete_tag(State(s): State<AppState>, Path((id, key)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn delete_tag(
+    State(s): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
     s.store.delete_logged_model_tag(&id, &key).await?;
     Ok(empty())
 }
@@ -82,20 +109,34 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
     let order_by = f
         .objects("order_by")?
         .iter()
-        .map(|o| Ok((o.req_str("field_name")?, o.opt_bool("ascending")?.unwrap_or(true))))
+        .map(|o| {
+            Ok((
+                o.req_str("field_name")?,
+                o.opt_bool("ascending")?.unwrap_or(true),
+            ))
+        })
         .collect::<ferroflow_core::Result<Vec<_>>>()?;
     let search = LoggedModelSearch {
         experiment_ids: f.str_list("experiment_ids")?,
         filter: f.opt_str("filter")?.unwrap_or_default(),
         order_by,
-        max_results: f.opt_i64("max_results")?.unwrap_or(DEFAULT_SEARCH_LOGGED_MODELS_MAX_RESULTS),
+        max_results: f
+            .opt_i64("max_results")?
+            .unwrap_or(DEFAULT_SEARCH_LOGGED_MODELS_MAX_RESULTS),
         page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
     };
     let page = s.store.search_logged_models(search).await?;
-    Ok(json(&SearchResponse { models: page.items, next_page_token: page.next_page_token }))
+    Ok(json(&SearchResponse {
+        models: page.items,
+        next_page_token: page.next_page_token,
+    }))
 }
 
-pub async fn list_artifacts(State(s): State<AppState>, Path(id): Path<String>, f: Fields) -> ApiResult<Response> {
+pub async fn list_artifacts(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Fields,
+) -> ApiResult<Response> {
     let model = s.store.get_logged_model(&id).await?;
     let rel = f.opt_str("artifact_directory_path")?.unwrap_or_default();
     artifacts::list_model_artifacts(&s, &model.info.artifact_uri, &rel).await

@@ -17,7 +17,10 @@ pub async fn health() -> &'static str {
 /// The MLflow version this server is compatible with; clients compare it to feature gates.
 pub async fn version() -> Response {
     let mut resp = MLFLOW_COMPAT_VERSION.into_response();
-    resp.headers_mut().insert("x-ferroflow-version", HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
+    resp.headers_mut().insert(
+        "x-ferroflow-version",
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
     resp
 }
 
@@ -44,7 +47,13 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| err.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = detail, "a request handler panicked");
-    let mut resp = ApiError(Error::internal("The server hit an internal error; it has been logged")).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut resp = ApiError(Error::internal(
+        "The server hit an internal error; it has been logged",
+    ))
+    .into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }

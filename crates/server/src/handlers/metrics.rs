@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
-use ferroflow_core::entities::Metric;
 use ferroflow_core::Error;
+use ferroflow_core::entities::Metric;
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -26,48 +26,53 @@ pub async fn get_history(State(s): State<AppState>, f: Fields) -> ApiResult<Resp
     let key = f.req_str("metric_key")?;
     let max_results = f.opt_i64("max_results")?;
     let token = f.opt_str("page_token")?.filter(|t| !t.is_empty());
-    let history = s.store.metric_history(&run_id, &key, max_results, token).await?;
+    let history = s
+        .store
+        .metric_history(&run_id, &key, max_results, token)
+        .await?;
 
     // {"metrics":[ m, m, ... ] , "next_page_token": ... }
     let mut token_rx = Some(history.next_page_token);
-    let body = futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from_static(b"{\"metrics\":[")) })
-        .chain(
-            history
-                .metrics
-                .chunks(CHUNK)
-                .scan(true, |first, chunk| {
-                    let mut buf = Vec::with_capacity(chunk.len() * 96);
-                    for m in chunk {
-                        match m {
-                            Ok(m) => {
-                                if !*first {
-                                    buf.push(b',');
-                                }
-                                *first = false;
-                                let _ = serde_json::to_writer(&mut buf, &m);
-                            }
-                            Err(e) => {
-                                tracing::error!(error = %e, "metric history read failed mid-stream");
-                                return futures_util::future::ready(Some(Err(std::io::Error::other(e.message))));
-                            }
-                        }
+    let body = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(Bytes::from_static(b"{\"metrics\":["))
+    })
+    .chain(history.metrics.chunks(CHUNK).scan(true, |first, chunk| {
+        let mut buf = Vec::with_capacity(chunk.len() * 96);
+        for m in chunk {
+            match m {
+                Ok(m) => {
+                    if !*first {
+                        buf.push(b',');
                     }
-                    futures_util::future::ready(Some(Ok(Bytes::from(buf))))
-                }),
-        )
-        .chain(futures_util::stream::once(async move {
-            let token = match token_rx.take() {
-                Some(rx) => rx.await.ok().flatten(),
-                None => None,
-            };
-            let tail = match token {
-                Some(t) => format!("],\"next_page_token\":{}}}", serde_json::Value::String(t)),
-                None => "]}".to_string(),
-            };
-            Ok(Bytes::from(tail))
-        }));
+                    *first = false;
+                    let _ = serde_json::to_writer(&mut buf, &m);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "metric history read failed mid-stream");
+                    return futures_util::future::ready(Some(Err(std::io::Error::other(
+                        e.message,
+                    ))));
+                }
+            }
+        }
+        futures_util::future::ready(Some(Ok(Bytes::from(buf))))
+    }))
+    .chain(futures_util::stream::once(async move {
+        let token = match token_rx.take() {
+            Some(rx) => rx.await.ok().flatten(),
+            None => None,
+        };
+        let tail = match token {
+            Some(t) => format!("],\"next_page_token\":{}}}", serde_json::Value::String(t)),
+            None => "]}".to_string(),
+        };
+        Ok(Bytes::from(tail))
+    }));
     let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 
@@ -77,7 +82,10 @@ struct Bulk {
     metrics: Vec<Metric>,
 }
 
-pub async fn get_history_bulk_interval(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+pub async fn get_history_bulk_interval(
+    State(s): State<AppState>,
+    f: Fields,
+) -> ApiResult<Response> {
     let run_ids = f.str_list("run_ids")?;
     if run_ids.is_empty() {
         return Err(Error::missing("run_ids").into());
@@ -106,10 +114,16 @@ pub async fn get_history_bulk_interval(State(s): State<AppState>, f: Fields) -> 
             .into());
         }
         (Some(_), None) | (None, Some(_)) => {
-            return Err(Error::invalid_param("If either start step or end step are specified, both must be specified.").into());
+            return Err(Error::invalid_param(
+                "If either start step or end step are specified, both must be specified.",
+            )
+            .into());
         }
         _ => {}
     }
-    let metrics = s.store.metric_history_bulk_interval(&run_ids, &key, start, end, max_results).await?;
+    let metrics = s
+        .store
+        .metric_history_bulk_interval(&run_ids, &key, start, end, max_results)
+        .await?;
     Ok(json(&Bulk { metrics }))
 }

@@ -17,10 +17,16 @@ pub fn json<T: Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => {
             let mut resp = body.into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             resp
         }
-        Err(e) => crate::ApiError(ferroflow_core::Error::internal(format!("cannot encode the response: {e}"))).into_response(),
+        Err(e) => crate::ApiError(ferroflow_core::Error::internal(format!(
+            "cannot encode the response: {e}"
+        )))
+        .into_response(),
     }
 }
 

@@ -98,7 +98,10 @@ mod tests {
 
     #[test]
     fn postgres_placeholders() {
-        assert_eq!(Dialect::Postgres.placeholders("a = ? AND b = '?' AND c = ?"), "a = $1 AND b = '?' AND c = $2");
+        assert_eq!(
+            Dialect::Postgres.placeholders("a = ? AND b = '?' AND c = ?"),
+            "a = $1 AND b = '?' AND c = $2"
+        );
         assert_eq!(Dialect::Sqlite.placeholders("a = ?"), "a = ?");
     }
 

@@ -4,18 +4,22 @@ use std::collections::HashMap;
 
 use ferroflow_core::entities::{Experiment, LifecycleStage, Page, Tag};
 use ferroflow_core::search::experiments::{
-    ExperimentAttr, ExperimentFilter, ExperimentKey, parse_experiment_filter, parse_experiment_order_by,
+    ExperimentAttr, ExperimentFilter, ExperimentKey, parse_experiment_filter,
+    parse_experiment_order_by,
 };
 use ferroflow_core::search::{Expr, Op, OrderBy, Value};
 use ferroflow_core::validation::{
-    MAX_RESULTS_SEARCH_EXPERIMENTS, parse_experiment_id, validate_experiment_name, validate_experiment_tag,
+    MAX_RESULTS_SEARCH_EXPERIMENTS, parse_experiment_id, validate_experiment_name,
+    validate_experiment_tag,
 };
 use ferroflow_core::{Error, Result, now_millis, page_token};
 use futures_util::FutureExt;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
-use super::query::{Arg, Sql, execute, fetch_all, fetch_optional, get_i64, get_opt_i64, get_opt_str, get_str};
+use super::query::{
+    Arg, Sql, execute, fetch_all, fetch_optional, get_i64, get_opt_i64, get_opt_str, get_str,
+};
 use super::{Dialect, SqlStore};
 
 const COLUMNS: &str = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace";
@@ -25,7 +29,9 @@ fn from_row(row: &AnyRow) -> Result<Experiment> {
         experiment_id: get_i64(row, "experiment_id")?.to_string(),
         name: get_str(row, "name")?,
         artifact_location: get_str(row, "artifact_location")?,
-        lifecycle_stage: get_opt_str(row, "lifecycle_stage")?.unwrap_or_else(|| "active".into()).parse()?,
+        lifecycle_stage: get_opt_str(row, "lifecycle_stage")?
+            .unwrap_or_else(|| "active".into())
+            .parse()?,
         last_update_time: get_opt_i64(row, "last_update_time")?,
         creation_time: get_opt_i64(row, "creation_time")?,
         tags: Vec::new(),
@@ -39,16 +45,31 @@ pub(super) fn not_found(id: &str) -> Error {
 
 /// Reads an experiment (without tags) inside a write transaction.
 pub(super) async fn get_in_tx(conn: &mut AnyConnection, d: Dialect, id: i64) -> Result<Experiment> {
-    let row = fetch_optional(&mut *conn, d, Sql::new(format!("SELECT {COLUMNS} FROM experiments WHERE experiment_id = ?")).with(id)).await?;
-    row.as_ref().map(from_row).transpose()?.ok_or_else(|| not_found(&id.to_string()))
+    let row = fetch_optional(
+        &mut *conn,
+        d,
+        Sql::new(format!(
+            "SELECT {COLUMNS} FROM experiments WHERE experiment_id = ?"
+        ))
+        .with(id),
+    )
+    .await?;
+    row.as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or_else(|| not_found(&id.to_string()))
 }
 
 async fn attach_tags(store: &SqlStore, exps: &mut [Experiment]) -> Result<()> {
     if exps.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ");
-    sql.push_list(exps.iter().map(|e| Arg::Int(e.experiment_id.parse().unwrap_or(-1))));
+    let mut sql =
+        Sql::new("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ");
+    sql.push_list(
+        exps.iter()
+            .map(|e| Arg::Int(e.experiment_id.parse().unwrap_or(-1))),
+    );
     let rows = fetch_all(&store.read, store.dialect, sql).await?;
     let mut by_id: HashMap<String, Vec<Tag>> = HashMap::new();
     for r in &rows {
@@ -63,14 +84,21 @@ async fn attach_tags(store: &SqlStore, exps: &mut [Experiment]) -> Result<()> {
     Ok(())
 }
 
-pub async fn create(store: &SqlStore, name: &str, artifact_location: Option<&str>, tags: Vec<Tag>) -> Result<String> {
+pub async fn create(
+    store: &SqlStore,
+    name: &str,
+    artifact_location: Option<&str>,
+    tags: Vec<Tag>,
+) -> Result<String> {
     validate_experiment_name(name)?;
     for t in &tags {
         validate_experiment_tag(t)?;
     }
     let d = store.dialect;
     let name = name.to_string();
-    let location = artifact_location.filter(|l| !l.is_empty()).map(str::to_string);
+    let location = artifact_location
+        .filter(|l| !l.is_empty())
+        .map(str::to_string);
     let root = store.default_artifact_root.clone();
     store
         .writer
@@ -130,14 +158,32 @@ async fn upsert_tag(conn: &mut AnyConnection, d: Dialect, id: i64, t: &Tag) -> R
 
 pub async fn get(store: &SqlStore, id: &str) -> Result<Experiment> {
     let num = parse_experiment_id(id)?;
-    let row = fetch_optional(&store.read, store.dialect, Sql::new(format!("SELECT {COLUMNS} FROM experiments WHERE experiment_id = ?")).with(num)).await?;
-    let mut exp = vec![row.as_ref().map(from_row).transpose()?.ok_or_else(|| not_found(id))?];
+    let row = fetch_optional(
+        &store.read,
+        store.dialect,
+        Sql::new(format!(
+            "SELECT {COLUMNS} FROM experiments WHERE experiment_id = ?"
+        ))
+        .with(num),
+    )
+    .await?;
+    let mut exp = vec![
+        row.as_ref()
+            .map(from_row)
+            .transpose()?
+            .ok_or_else(|| not_found(id))?,
+    ];
     attach_tags(store, &mut exp).await?;
     Ok(exp.remove(0))
 }
 
 pub async fn get_by_name(store: &SqlStore, name: &str) -> Result<Option<Experiment>> {
-    let row = fetch_optional(&store.read, store.dialect, Sql::new(format!("SELECT {COLUMNS} FROM experiments WHERE name = ?")).with(name)).await?;
+    let row = fetch_optional(
+        &store.read,
+        store.dialect,
+        Sql::new(format!("SELECT {COLUMNS} FROM experiments WHERE name = ?")).with(name),
+    )
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let mut exp = vec![from_row(&row)?];
     attach_tags(store, &mut exp).await?;
@@ -147,7 +193,11 @@ pub async fn get_by_name(store: &SqlStore, name: &str) -> Result<Option<Experime
 fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
     match f {
         Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(f, Expr::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(f, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             sql.push("(");
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
@@ -161,20 +211,32 @@ fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
             ExperimentKey::Attr(ExperimentAttr::ExperimentId) => {
                 let ids = |v: &Value| -> Vec<Arg> {
                     match v {
-                        Value::Str(s) | Value::Num(s) => vec![Arg::Int(s.trim().parse().unwrap_or(-1))],
-                        Value::List(l) => l.iter().map(|s| Arg::Int(s.trim().parse().unwrap_or(-1))).collect(),
+                        Value::Str(s) | Value::Num(s) => {
+                            vec![Arg::Int(s.trim().parse().unwrap_or(-1))]
+                        }
+                        Value::List(l) => l
+                            .iter()
+                            .map(|s| Arg::Int(s.trim().parse().unwrap_or(-1)))
+                            .collect(),
                         Value::None => vec![],
                     }
                 };
                 let not = matches!(c.op, Op::Ne | Op::NotIn);
-                sql.push(if not { "e.experiment_id NOT IN " } else { "e.experiment_id IN " });
+                sql.push(if not {
+                    "e.experiment_id NOT IN "
+                } else {
+                    "e.experiment_id IN "
+                });
                 sql.push_list(ids(&c.value));
             }
             ExperimentKey::Attr(a) if a.is_numeric() => {
                 let Value::Num(n) = &c.value else { return };
-                sql.push(&format!("e.{} {} ?", a.column(), c.op.as_str())).arg(n.parse::<i64>().unwrap_or(0));
+                sql.push(&format!("e.{} {} ?", a.column(), c.op.as_str()))
+                    .arg(n.parse::<i64>().unwrap_or(0));
             }
-            ExperimentKey::Attr(a) => string_cond(d, &format!("e.{}", a.column()), c.op, &c.value, sql),
+            ExperimentKey::Attr(a) => {
+                string_cond(d, &format!("e.{}", a.column()), c.op, &c.value, sql)
+            }
             ExperimentKey::Tag(k) => {
                 let exists = "EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ?";
                 match c.op {
@@ -208,7 +270,8 @@ pub(super) fn string_cond(d: Dialect, col: &str, op: Op, value: &Value, sql: &mu
             sql.push(&d.ilike(col)).arg(p);
         }
         (Op::In | Op::NotIn, Value::List(l)) => {
-            sql.push(&format!("{col} {} ", op.as_str())).push_list(l.iter().cloned());
+            sql.push(&format!("{col} {} ", op.as_str()))
+                .push_list(l.iter().cloned());
         }
         (_, Value::Str(s)) | (_, Value::Num(s)) => {
             sql.push(&format!("{col} {} ?", op.as_str())).arg(s);
@@ -230,7 +293,14 @@ pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page
     let order = parse_experiment_order_by(&s.order_by)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;
     let d = store.dialect;
-    let mut sql = Sql::new(format!("SELECT {} FROM experiments e WHERE e.lifecycle_stage IN ", COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")));
+    let mut sql = Sql::new(format!(
+        "SELECT {} FROM experiments e WHERE e.lifecycle_stage IN ",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     sql.push_list(s.view.stages().iter().map(|st| st.as_str()));
     if let Some(f) = &filter {
         sql.push(" AND ");
@@ -238,21 +308,40 @@ pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page
     }
     sql.push(" ORDER BY ");
     let default = [
-        OrderBy { key: ExperimentKey::Attr(ExperimentAttr::CreationTime), ascending: false },
-        OrderBy { key: ExperimentKey::Attr(ExperimentAttr::ExperimentId), ascending: true },
+        OrderBy {
+            key: ExperimentKey::Attr(ExperimentAttr::CreationTime),
+            ascending: false,
+        },
+        OrderBy {
+            key: ExperimentKey::Attr(ExperimentAttr::ExperimentId),
+            ascending: true,
+        },
     ];
-    let order = if order.is_empty() { &default[..] } else { &order[..] };
+    let order = if order.is_empty() {
+        &default[..]
+    } else {
+        &order[..]
+    };
     let mut clauses = Vec::new();
     for o in order {
         if let ExperimentKey::Attr(a) = &o.key {
-            clauses.push(format!("e.{} {}", a.column(), if o.ascending { "ASC" } else { "DESC" }));
+            clauses.push(format!(
+                "e.{} {}",
+                a.column(),
+                if o.ascending { "ASC" } else { "DESC" }
+            ));
         }
     }
-    if !order.iter().any(|o| o.key == ExperimentKey::Attr(ExperimentAttr::ExperimentId)) {
+    if !order
+        .iter()
+        .any(|o| o.key == ExperimentKey::Attr(ExperimentAttr::ExperimentId))
+    {
         clauses.push("e.experiment_id ASC".into());
     }
     sql.push(&clauses.join(", "));
-    sql.push(" LIMIT ? OFFSET ?").arg(s.max_results + 1).arg(offset);
+    sql.push(" LIMIT ? OFFSET ?")
+        .arg(s.max_results + 1)
+        .arg(offset);
     let rows = fetch_all(&store.read, d, sql).await?;
     let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     let next_page_token = if items.len() as i64 > s.max_results {
@@ -262,7 +351,10 @@ pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page
         None
     };
     attach_tags(store, &mut items).await?;
-    Ok(Page { items, next_page_token })
+    Ok(Page {
+        items,
+        next_page_token,
+    })
 }
 
 pub async fn rename(store: &SqlStore, id: &str, new_name: &str) -> Result<()> {
@@ -340,7 +432,11 @@ pub async fn set_lifecycle(store: &SqlStore, id: &str, stage: LifecycleStage) ->
         .await
 }
 
-pub(super) async fn active_in_tx(conn: &mut AnyConnection, d: Dialect, num: i64) -> Result<Experiment> {
+pub(super) async fn active_in_tx(
+    conn: &mut AnyConnection,
+    d: Dialect,
+    num: i64,
+) -> Result<Experiment> {
     let exp = get_in_tx(conn, d, num).await?;
     if exp.lifecycle_stage != LifecycleStage::Active {
         return Err(Error::invalid_param(format!(
@@ -361,7 +457,14 @@ pub async fn set_tag(store: &SqlStore, id: &str, tag: Tag) -> Result<()> {
             async move {
                 active_in_tx(conn, d, num).await?;
                 upsert_tag(conn, d, num, &tag).await?;
-                execute(&mut *conn, d, Sql::new("UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?").with(now_millis()).with(num)).await?;
+                execute(
+                    &mut *conn,
+                    d,
+                    Sql::new("UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?")
+                        .with(now_millis())
+                        .with(num),
+                )
+                .await?;
                 Ok(())
             }
             .boxed()
@@ -378,9 +481,18 @@ pub async fn delete_tag(store: &SqlStore, id: &str, key: &str) -> Result<()> {
         .write(move |conn| {
             async move {
                 active_in_tx(conn, d, num).await?;
-                let n = execute(&mut *conn, d, Sql::new("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?").with(num).with(&key)).await?;
+                let n = execute(
+                    &mut *conn,
+                    d,
+                    Sql::new("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?")
+                        .with(num)
+                        .with(&key),
+                )
+                .await?;
                 if n == 0 {
-                    return Err(Error::not_found(format!("No tag with name: {key} in experiment with id {num}")));
+                    return Err(Error::not_found(format!(
+                        "No tag with name: {key} in experiment with id {num}"
+                    )));
                 }
                 Ok(())
             }

@@ -3,9 +3,13 @@
 
 use std::collections::HashMap;
 
-use ferroflow_core::entities::{LifecycleStage, LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Metric, Page, Param, Tag};
+use ferroflow_core::entities::{
+    LifecycleStage, LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Metric, Page,
+    Param, Tag,
+};
 use ferroflow_core::search::logged_models::{
-    LoggedModelAttr, LoggedModelFilter, LoggedModelKey, bind_logged_model_order_field, parse_logged_model_filter,
+    LoggedModelAttr, LoggedModelFilter, LoggedModelKey, bind_logged_model_order_field,
+    parse_logged_model_filter,
 };
 use ferroflow_core::search::{Expr, Op, Value};
 use ferroflow_core::validation::{parse_experiment_id, validate_key};
@@ -15,7 +19,9 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
 use super::experiments::{self, string_cond};
-use super::query::{Arg, Sql, execute, fetch_all, fetch_optional, get_i64, get_opt_f64, get_opt_str, get_str};
+use super::query::{
+    Arg, Sql, execute, fetch_all, fetch_optional, get_i64, get_opt_f64, get_opt_str, get_str,
+};
 use super::{Dialect, SqlStore};
 use crate::{CreateLoggedModel, LoggedModelSearch};
 
@@ -53,27 +59,51 @@ async fn hydrate(store: &SqlStore, infos: Vec<LoggedModelInfo>) -> Result<Vec<Lo
         s
     };
     let (tags, params, metrics) = tokio::try_join!(
-        fetch_all(&store.read, d, list("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ")),
-        fetch_all(&store.read, d, list("SELECT model_id, param_key, param_value FROM logged_model_params WHERE model_id IN ")),
         fetch_all(
             &store.read,
             d,
-            list("SELECT model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, dataset_name, dataset_digest FROM logged_model_metrics WHERE model_id IN ")
+            list("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ")
+        ),
+        fetch_all(
+            &store.read,
+            d,
+            list(
+                "SELECT model_id, param_key, param_value FROM logged_model_params WHERE model_id IN "
+            )
+        ),
+        fetch_all(
+            &store.read,
+            d,
+            list(
+                "SELECT model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, dataset_name, dataset_digest FROM logged_model_metrics WHERE model_id IN "
+            )
         ),
     )?;
     let mut t: HashMap<String, Vec<Tag>> = HashMap::new();
     for r in &tags {
-        t.entry(get_str(r, "model_id")?).or_default().push(Tag::new(get_str(r, "tag_key")?, get_str(r, "tag_value")?));
+        t.entry(get_str(r, "model_id")?)
+            .or_default()
+            .push(Tag::new(get_str(r, "tag_key")?, get_str(r, "tag_value")?));
     }
     let mut p: HashMap<String, Vec<Param>> = HashMap::new();
     for r in &params {
-        p.entry(get_str(r, "model_id")?).or_default().push(Param::new(get_str(r, "param_key")?, get_str(r, "param_value")?));
+        p.entry(get_str(r, "model_id")?)
+            .or_default()
+            .push(Param::new(
+                get_str(r, "param_key")?,
+                get_str(r, "param_value")?,
+            ));
     }
     let mut m: HashMap<String, Vec<Metric>> = HashMap::new();
     for r in &metrics {
         let model_id = get_str(r, "model_id")?;
         let value = get_opt_f64(r, "metric_value")?.unwrap_or(f64::NAN);
-        let mut metric = Metric::new(get_str(r, "metric_name")?, value, get_i64(r, "metric_timestamp_ms")?, get_i64(r, "metric_step")?);
+        let mut metric = Metric::new(
+            get_str(r, "metric_name")?,
+            value,
+            get_i64(r, "metric_timestamp_ms")?,
+            get_i64(r, "metric_step")?,
+        );
         metric.run_id = get_opt_str(r, "run_id")?;
         metric.dataset_name = get_opt_str(r, "dataset_name")?;
         metric.dataset_digest = get_opt_str(r, "dataset_digest")?;
@@ -93,17 +123,30 @@ async fn hydrate(store: &SqlStore, infos: Vec<LoggedModelInfo>) -> Result<Vec<Lo
         .collect())
 }
 
-async fn active_in_tx(conn: &mut AnyConnection, d: Dialect, model_id: &str) -> Result<LoggedModelInfo> {
+async fn active_in_tx(
+    conn: &mut AnyConnection,
+    d: Dialect,
+    model_id: &str,
+) -> Result<LoggedModelInfo> {
     let row = fetch_optional(
         &mut *conn,
         d,
         Sql::new(format!("SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ? AND COALESCE(lm.lifecycle_stage, 'active') = 'active'")).with(model_id),
     )
     .await?;
-    row.as_ref().map(info_from_row).transpose()?.ok_or_else(|| not_found(model_id))
+    row.as_ref()
+        .map(info_from_row)
+        .transpose()?
+        .ok_or_else(|| not_found(model_id))
 }
 
-async fn upsert_tags(conn: &mut AnyConnection, d: Dialect, model_id: &str, exp_id: i64, tags: &[Tag]) -> Result<()> {
+async fn upsert_tags(
+    conn: &mut AnyConnection,
+    d: Dialect,
+    model_id: &str,
+    exp_id: i64,
+    tags: &[Tag],
+) -> Result<()> {
     for t in tags {
         execute(
             &mut *conn,
@@ -122,7 +165,13 @@ async fn upsert_tags(conn: &mut AnyConnection, d: Dialect, model_id: &str, exp_i
     Ok(())
 }
 
-async fn upsert_params(conn: &mut AnyConnection, d: Dialect, model_id: &str, exp_id: i64, params: &[Param]) -> Result<()> {
+async fn upsert_params(
+    conn: &mut AnyConnection,
+    d: Dialect,
+    model_id: &str,
+    exp_id: i64,
+    params: &[Param],
+) -> Result<()> {
     for p in params {
         execute(
             &mut *conn,
@@ -151,7 +200,10 @@ pub async fn create(store: &SqlStore, req: CreateLoggedModel) -> Result<LoggedMo
     }
     let d = store.dialect;
     let model_id = ids::new_logged_model_id();
-    let name = req.name.filter(|n| !n.is_empty()).unwrap_or_else(ids::random_run_name);
+    let name = req
+        .name
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(ids::random_run_name);
     let id = model_id.clone();
     store
         .writer
@@ -201,13 +253,24 @@ pub async fn get(store: &SqlStore, model_id: &str) -> Result<LoggedModel> {
         Sql::new(format!("SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ? AND COALESCE(lm.lifecycle_stage, 'active') = 'active'")).with(model_id),
     )
     .await?;
-    let info = row.as_ref().map(info_from_row).transpose()?.ok_or_else(|| not_found(model_id))?;
+    let info = row
+        .as_ref()
+        .map(info_from_row)
+        .transpose()?
+        .ok_or_else(|| not_found(model_id))?;
     Ok(hydrate(store, vec![info]).await?.remove(0))
 }
 
 async fn modify<F>(store: &SqlStore, model_id: &str, f: F) -> Result<()>
 where
-    F: for<'c> FnOnce(&'c mut AnyConnection, Dialect, String, i64) -> futures_util::future::BoxFuture<'c, Result<()>> + Send + 'static,
+    F: for<'c> FnOnce(
+            &'c mut AnyConnection,
+            Dialect,
+            String,
+            i64,
+        ) -> futures_util::future::BoxFuture<'c, Result<()>>
+        + Send
+        + 'static,
 {
     let d = store.dialect;
     let model_id = model_id.to_string();
@@ -224,7 +287,11 @@ where
         .await
 }
 
-pub async fn finalize(store: &SqlStore, model_id: &str, status: LoggedModelStatus) -> Result<LoggedModel> {
+pub async fn finalize(
+    store: &SqlStore,
+    model_id: &str,
+    status: LoggedModelStatus,
+) -> Result<LoggedModel> {
     modify(store, model_id, move |conn, d, id, _| {
         async move {
             execute(
@@ -264,16 +331,28 @@ pub async fn set_tags(store: &SqlStore, model_id: &str, tags: Vec<Tag>) -> Resul
     for t in &tags {
         validate_key(&t.key, "key")?;
     }
-    modify(store, model_id, move |conn, d, id, exp| async move { upsert_tags(conn, d, &id, exp, &tags).await }.boxed()).await
+    modify(store, model_id, move |conn, d, id, exp| {
+        async move { upsert_tags(conn, d, &id, exp, &tags).await }.boxed()
+    })
+    .await
 }
 
 pub async fn delete_tag(store: &SqlStore, model_id: &str, key: &str) -> Result<()> {
     let key = key.to_string();
     modify(store, model_id, move |conn, d, id, _| {
         async move {
-            let n = execute(&mut *conn, d, Sql::new("DELETE FROM logged_model_tags WHERE model_id = ? AND tag_key = ?").with(&id).with(&key)).await?;
+            let n = execute(
+                &mut *conn,
+                d,
+                Sql::new("DELETE FROM logged_model_tags WHERE model_id = ? AND tag_key = ?")
+                    .with(&id)
+                    .with(&key),
+            )
+            .await?;
             if n == 0 {
-                return Err(Error::not_found(format!("No tag with key '{key}' found for logged model with ID '{id}'.")));
+                return Err(Error::not_found(format!(
+                    "No tag with key '{key}' found for logged model with ID '{id}'."
+                )));
             }
             Ok(())
         }
@@ -286,7 +365,10 @@ pub async fn log_params(store: &SqlStore, model_id: &str, params: Vec<Param>) ->
     for p in &params {
         validate_key(&p.key, "key")?;
     }
-    modify(store, model_id, move |conn, d, id, exp| async move { upsert_params(conn, d, &id, exp, &params).await }.boxed()).await
+    modify(store, model_id, move |conn, d, id, exp| {
+        async move { upsert_params(conn, d, &id, exp, &params).await }.boxed()
+    })
+    .await
 }
 
 fn attr_expr(a: LoggedModelAttr) -> String {
@@ -300,7 +382,11 @@ fn attr_expr(a: LoggedModelAttr) -> String {
 fn compile(d: Dialect, f: &LoggedModelFilter, sql: &mut Sql) -> Result<()> {
     match f {
         Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(f, Expr::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(f, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             sql.push("(");
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
@@ -319,21 +405,36 @@ fn compile(d: Dialect, f: &LoggedModelFilter, sql: &mut Sql) -> Result<()> {
                         Value::List(l) => l.iter().collect(),
                         _ => vec![],
                     };
-                    names.into_iter().map(|n| Ok(Arg::Int(n.parse::<LoggedModelStatus>()?.code()))).collect()
+                    names
+                        .into_iter()
+                        .map(|n| Ok(Arg::Int(n.parse::<LoggedModelStatus>()?.code())))
+                        .collect()
                 };
                 let not = matches!(c.op, Op::Ne | Op::NotIn);
                 if matches!(c.op, Op::Like | Op::ILike) {
-                    return Err(Error::invalid_param("LIKE is not supported for the logged model status"));
+                    return Err(Error::invalid_param(
+                        "LIKE is not supported for the logged model status",
+                    ));
                 }
-                sql.push(if not { "lm.status NOT IN " } else { "lm.status IN " }).push_list(codes(&c.value)?);
+                sql.push(if not {
+                    "lm.status NOT IN "
+                } else {
+                    "lm.status IN "
+                })
+                .push_list(codes(&c.value)?);
             }
             LoggedModelKey::Attr(a) if a.is_numeric() => {
-                let Value::Num(n) = &c.value else { return Ok(()) };
-                sql.push(&format!("{} {} ?", attr_expr(*a), c.op.as_str())).arg(n.parse::<f64>().unwrap_or(0.0));
+                let Value::Num(n) = &c.value else {
+                    return Ok(());
+                };
+                sql.push(&format!("{} {} ?", attr_expr(*a), c.op.as_str()))
+                    .arg(n.parse::<f64>().unwrap_or(0.0));
             }
             LoggedModelKey::Attr(a) => string_cond(d, &attr_expr(*a), c.op, &c.value, sql),
             LoggedModelKey::Metric(k) => {
-                let Value::Num(n) = &c.value else { return Ok(()) };
+                let Value::Num(n) = &c.value else {
+                    return Ok(());
+                };
                 sql.push(&format!(
                     "EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.metric_name = ? AND m.metric_value {} ?)",
                     c.op.as_str()
@@ -358,9 +459,16 @@ fn compile(d: Dialect, f: &LoggedModelFilter, sql: &mut Sql) -> Result<()> {
 
 pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<LoggedModel>> {
     if s.max_results < 1 || s.max_results > 50_000 {
-        return Err(Error::invalid_param(format!("Invalid value {} for parameter 'max_results' supplied.", s.max_results)));
+        return Err(Error::invalid_param(format!(
+            "Invalid value {} for parameter 'max_results' supplied.",
+            s.max_results
+        )));
     }
-    let exp_ids = s.experiment_ids.iter().map(|e| parse_experiment_id(e)).collect::<Result<Vec<_>>>()?;
+    let exp_ids = s
+        .experiment_ids
+        .iter()
+        .map(|e| parse_experiment_id(e))
+        .collect::<Result<Vec<_>>>()?;
     let filter = parse_logged_model_filter(&s.filter)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;
     let d = store.dialect;
@@ -376,10 +484,14 @@ pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<Logge
                         " LEFT JOIN (SELECT model_id, MAX(metric_value) AS v FROM logged_model_metrics WHERE metric_name = ? GROUP BY model_id) o{i} ON o{i}.model_id = lm.model_id"
                     ))
                     .arg(k);
-                order_sql.push(format!("CASE WHEN o{i}.v IS NULL THEN 1 ELSE 0 END ASC, o{i}.v {dir}"));
+                order_sql.push(format!(
+                    "CASE WHEN o{i}.v IS NULL THEN 1 ELSE 0 END ASC, o{i}.v {dir}"
+                ));
             }
             LoggedModelKey::Param(_) | LoggedModelKey::Tag(_) => {
-                return Err(Error::invalid_param(format!("Ordering logged models by '{field}' is not supported")));
+                return Err(Error::invalid_param(format!(
+                    "Ordering logged models by '{field}' is not supported"
+                )));
             }
         }
     }
@@ -387,13 +499,16 @@ pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<Logge
     order_sql.push("lm.model_id ASC".into());
     let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM logged_models lm"));
     sql.push_args(&joins.text, joins.args);
-    sql.push(" WHERE COALESCE(lm.lifecycle_stage, 'active') = 'active' AND lm.experiment_id IN ").push_list(exp_ids);
+    sql.push(" WHERE COALESCE(lm.lifecycle_stage, 'active') = 'active' AND lm.experiment_id IN ")
+        .push_list(exp_ids);
     if let Some(f) = &filter {
         sql.push(" AND ");
         compile(d, f, &mut sql)?;
     }
     sql.push(" ORDER BY ").push(&order_sql.join(", "));
-    sql.push(" LIMIT ? OFFSET ?").arg(s.max_results + 1).arg(offset);
+    sql.push(" LIMIT ? OFFSET ?")
+        .arg(s.max_results + 1)
+        .arg(offset);
     let rows = fetch_all(&store.read, d, sql).await?;
     let mut infos = rows.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
     let next_page_token = if infos.len() as i64 > s.max_results {
@@ -402,5 +517,8 @@ pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<Logge
     } else {
         None
     };
-    Ok(Page { items: hydrate(store, infos).await?, next_page_token })
+    Ok(Page {
+        items: hydrate(store, infos).await?,
+        next_page_token,
+    })
 }

@@ -22,12 +22,12 @@ pub async fn history(
     max_results: Option<i64>,
     token: Option<String>,
 ) -> Result<MetricHistory> {
-    if let Some(m) = max_results {
-        if m <= 0 {
-            return Err(Error::invalid_param(format!(
-                "Invalid value {m} for parameter 'max_results' supplied. It must be a positive integer."
-            )));
-        }
+    if let Some(m) = max_results
+        && m <= 0
+    {
+        return Err(Error::invalid_param(format!(
+            "Invalid value {m} for parameter 'max_results' supplied. It must be a positive integer."
+        )));
     }
     let offset = page_token::decode_offset(token.as_deref())?;
     let mut sql = Sql::new(
@@ -71,7 +71,9 @@ pub async fn history(
     })
 }
 
-fn tokio_stream_from(mut rx: mpsc::Receiver<Result<Metric>>) -> futures_util::stream::BoxStream<'static, Result<Metric>> {
+fn tokio_stream_from(
+    mut rx: mpsc::Receiver<Result<Metric>>,
+) -> futures_util::stream::BoxStream<'static, Result<Metric>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
@@ -101,19 +103,27 @@ pub async fn bulk_interval(
             sql.push(" AND step >= ? AND step <= ?").arg(s).arg(e);
         }
     };
-    let mut steps_sql = Sql::new("SELECT DISTINCT run_uuid, step FROM metrics WHERE key = ? AND run_uuid IN ");
+    let mut steps_sql =
+        Sql::new("SELECT DISTINCT run_uuid, step FROM metrics WHERE key = ? AND run_uuid IN ");
     steps_sql.arg(key).push_list(run_ids.iter().cloned());
     range(&mut steps_sql);
     steps_sql.push(" ORDER BY run_uuid, step");
     let mut steps: HashMap<String, Vec<i64>> = HashMap::new();
     for r in fetch_all(&store.read, d, steps_sql).await? {
-        steps.entry(get_str(&r, "run_uuid")?).or_default().push(get_i64(&r, "step")?);
+        steps
+            .entry(get_str(&r, "run_uuid")?)
+            .or_default()
+            .push(get_i64(&r, "step")?);
     }
     let mut out = Vec::new();
     for run_id in run_ids {
-        let Some(run_steps) = steps.get(run_id) else { continue };
+        let Some(run_steps) = steps.get(run_id) else {
+            continue;
+        };
         let chosen = sample_steps(run_steps, max_results.max(1) as usize);
-        let mut sql = Sql::new("SELECT key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM metrics WHERE key = ? AND run_uuid = ? AND step IN ");
+        let mut sql = Sql::new(
+            "SELECT key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM metrics WHERE key = ? AND run_uuid = ? AND step IN ",
+        );
         sql.arg(key).arg(run_id).push_list(chosen.iter().copied());
         sql.push(" ORDER BY step, timestamp, value");
         for r in fetch_all(&store.read, d, sql).await? {

@@ -28,11 +28,11 @@ use ferroflow_core::entities::{
 use ferroflow_core::validation::LongValues;
 use ferroflow_core::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use crate::{
-    Batch, CreateLoggedModel, CreateRun, ExperimentSearch, Garbage, LoggedModelSearch, MetricHistory,
-    RunSearch, RunUpdate, TrackingStore,
+    Batch, CreateLoggedModel, CreateRun, ExperimentSearch, Garbage, LoggedModelSearch,
+    MetricHistory, RunSearch, RunUpdate, TrackingStore,
 };
 use query::db_err;
 use writer::Writer;
@@ -75,7 +75,11 @@ pub fn driver_url(uri: &str) -> Result<(Dialect, String)> {
     let (scheme, rest) = uri
         .split_once("://")
         .ok_or_else(|| Error::invalid_param(format!("Not a database URI: '{uri}'")))?;
-    let base = scheme.split('+').next().unwrap_or(scheme).to_ascii_lowercase();
+    let base = scheme
+        .split('+')
+        .next()
+        .unwrap_or(scheme)
+        .to_ascii_lowercase();
     match base.as_str() {
         "sqlite" => {
             let path = rest.strip_prefix('/').unwrap_or(rest);
@@ -85,13 +89,18 @@ pub fn driver_url(uri: &str) -> Result<(Dialect, String)> {
                     "In-memory SQLite databases are not supported: every connection would see a different database. Use a file path such as sqlite:///mlflow.db",
                 ));
             }
-            let encoded = path.replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+            let encoded = path
+                .replace('%', "%25")
+                .replace('?', "%3F")
+                .replace('#', "%23");
             Ok((Dialect::Sqlite, format!("sqlite://{encoded}?mode=rwc")))
         }
         "postgresql" | "postgres" | "mysql" | "mssql" => Err(Error::invalid_param(format!(
             "The {base} backend store is not supported yet; use sqlite:///path.db"
         ))),
-        other => Err(Error::invalid_param(format!("Unsupported database scheme '{other}' in '{uri}'"))),
+        other => Err(Error::invalid_param(format!(
+            "Unsupported database scheme '{other}' in '{uri}'"
+        ))),
     }
 }
 
@@ -101,33 +110,70 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let (dialect, url) = driver_url(uri)?;
         if dialect == Dialect::Sqlite {
-            let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default().replace("%3F", "?").replace("%23", "#").replace("%25", "%");
-            if let Some(parent) = Path::new(&path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .replace("%3F", "?")
+                .replace("%23", "#")
+                .replace("%25", "%");
+            if let Some(parent) = Path::new(&path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    Error::invalid_param(format!("Cannot create the directory of the database {}: {e}", parent.display()))
+                    Error::invalid_param(format!(
+                        "Cannot create the directory of the database {}: {e}",
+                        parent.display()
+                    ))
                 })?;
             }
         }
         let options = AnyConnectOptions::from_str(&url).map_err(db_err)?;
+        // One plain connection first: a file that is not a database fails here, at once,
+        // instead of inside the pool's retry loop.
+        {
+            let mut probe = sqlx::AnyConnection::connect_with(&options)
+                .await
+                .map_err(open_err)?;
+            if dialect == Dialect::Sqlite {
+                probe
+                    .execute("PRAGMA schema_version")
+                    .await
+                    .map_err(open_err)?;
+            }
+            let _ = probe.close().await;
+        }
         let pool_options = |max: u32| {
-            AnyPoolOptions::new().max_connections(max).min_connections(1).after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        conn.execute("PRAGMA busy_timeout = 30000").await?;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .min_connections(1)
+                .acquire_timeout(std::time::Duration::from_secs(30))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if dialect == Dialect::Sqlite {
+                            conn.execute("PRAGMA busy_timeout = 30000").await?;
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
         };
-        let write_pool = pool_options(1).connect_with(options.clone()).await.map_err(open_err)?;
+        let write_pool = pool_options(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_err)?;
         let migration = {
             let mut conn = write_pool.acquire().await.map_err(open_err)?;
             migrate::migrate(&mut conn, dialect, &opts.default_artifact_root).await?
         };
-        let read = pool_options(opts.read_connections.max(1)).connect_with(options).await.map_err(open_err)?;
+        let read = pool_options(opts.read_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
         Ok(SqlStore {
             dialect,
             read,
@@ -159,7 +205,12 @@ fn open_err(e: sqlx::Error) -> Error {
 
 #[async_trait]
 impl TrackingStore for SqlStore {
-    async fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: Vec<Tag>) -> Result<String> {
+    async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: Vec<Tag>,
+    ) -> Result<String> {
         experiments::create(self, name, artifact_location, tags).await
     }
     async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
@@ -174,7 +225,11 @@ impl TrackingStore for SqlStore {
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
         experiments::rename(self, experiment_id, new_name).await
     }
-    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> Result<()> {
+    async fn set_experiment_lifecycle(
+        &self,
+        experiment_id: &str,
+        stage: LifecycleStage,
+    ) -> Result<()> {
         experiments::set_lifecycle(self, experiment_id, stage).await
     }
     async fn set_experiment_tag(&self, experiment_id: &str, tag: Tag) -> Result<()> {
@@ -202,7 +257,12 @@ impl TrackingStore for SqlStore {
     async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         runs::delete_tag(self, run_id, key).await
     }
-    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> Result<()> {
         runs::log_inputs(self, run_id, datasets, models).await
     }
     async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
@@ -237,7 +297,11 @@ impl TrackingStore for SqlStore {
     async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
         logged_models::get(self, model_id).await
     }
-    async fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> Result<LoggedModel> {
+    async fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
         logged_models::finalize(self, model_id, status).await
     }
     async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
@@ -273,8 +337,14 @@ mod tests {
 
     #[test]
     fn sqlalchemy_urls() {
-        assert_eq!(driver_url("sqlite:///mlflow.db").unwrap(), (Dialect::Sqlite, "sqlite://mlflow.db?mode=rwc".into()));
-        assert_eq!(driver_url("sqlite:////tmp/x.db").unwrap(), (Dialect::Sqlite, "sqlite:///tmp/x.db?mode=rwc".into()));
+        assert_eq!(
+            driver_url("sqlite:///mlflow.db").unwrap(),
+            (Dialect::Sqlite, "sqlite://mlflow.db?mode=rwc".into())
+        );
+        assert_eq!(
+            driver_url("sqlite:////tmp/x.db").unwrap(),
+            (Dialect::Sqlite, "sqlite:///tmp/x.db?mode=rwc".into())
+        );
         assert!(driver_url("sqlite://").is_err());
         assert!(driver_url("sqlite:///:memory:").is_err());
         assert!(driver_url("oracle://x").is_err());

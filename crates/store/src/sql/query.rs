@@ -56,7 +56,10 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(text: impl Into<String>) -> Self {
-        Sql { text: text.into(), args: Vec::new() }
+        Sql {
+            text: text.into(),
+            args: Vec::new(),
+        }
     }
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
@@ -120,10 +123,18 @@ impl Sql {
 pub fn db_err(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(d) if d.message().contains("is not a database") => {
-            Error::invalid_state(format!("The database file is not a SQLite database: {}", d.message()))
+            Error::invalid_state(format!(
+                "The database file is not a SQLite database: {}",
+                d.message()
+            ))
         }
-        sqlx::Error::Database(d) if d.message().contains("database is locked") || d.message().contains("busy") => {
-            Error::new(ferroflow_core::ErrorCode::TEMPORARILY_UNAVAILABLE, "The database is busy; try again")
+        sqlx::Error::Database(d)
+            if d.message().contains("database is locked") || d.message().contains("busy") =>
+        {
+            Error::new(
+                ferroflow_core::ErrorCode::TEMPORARILY_UNAVAILABLE,
+                "The database is busy; try again",
+            )
         }
         _ => {
             tracing::error!(error = %e, "database error");
@@ -148,7 +159,10 @@ pub fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
     match row.try_get::<Option<i64>, _>(col) {
         Ok(v) => Ok(v),
         // Some drivers hand small integers back as 32-bit.
-        Err(_) => row.try_get::<Option<i32>, _>(col).map(|v| v.map(i64::from)).map_err(db_err),
+        Err(_) => row
+            .try_get::<Option<i32>, _>(col)
+            .map(|v| v.map(i64::from))
+            .map_err(db_err),
     }
 }
 
@@ -173,18 +187,34 @@ pub fn get_bool(row: &AnyRow, col: &str) -> Result<bool> {
     }
 }
 
-pub async fn fetch_all<'e, E: Executor<'e, Database = Any>>(e: E, d: Dialect, sql: Sql) -> Result<Vec<AnyRow>> {
+pub async fn fetch_all<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    d: Dialect,
+    sql: Sql,
+) -> Result<Vec<AnyRow>> {
     let sql = sql.for_dialect(d);
     sql.query().fetch_all(e).await.map_err(db_err)
 }
 
-pub async fn fetch_optional<'e, E: Executor<'e, Database = Any>>(e: E, d: Dialect, sql: Sql) -> Result<Option<AnyRow>> {
+pub async fn fetch_optional<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    d: Dialect,
+    sql: Sql,
+) -> Result<Option<AnyRow>> {
     let sql = sql.for_dialect(d);
     sql.query().fetch_optional(e).await.map_err(db_err)
 }
 
 /// Executes a statement and returns the number of rows it affected.
-pub async fn execute<'e, E: Executor<'e, Database = Any>>(e: E, d: Dialect, sql: Sql) -> Result<u64> {
+pub async fn execute<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    d: Dialect,
+    sql: Sql,
+) -> Result<u64> {
     let sql = sql.for_dialect(d);
-    sql.query().execute(e).await.map(|r| r.rows_affected()).map_err(db_err)
+    sql.query()
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(db_err)
 }

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use ferroflow_core::entities::{
-    Dataset, DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo, RunInputs,
-    RunOutputs, Tag,
+    Dataset, DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
+    RunInputs, RunOutputs, Tag,
 };
 use ferroflow_core::validation::{
-    self, MAX_RUN_NAME_LENGTH, parse_experiment_id, validate_batch_limits, validate_metric, validate_param,
-    validate_param_keys_unique, validate_run_id, validate_tag,
+    self, MAX_RUN_NAME_LENGTH, parse_experiment_id, validate_batch_limits, validate_metric,
+    validate_param, validate_param_keys_unique, validate_run_id, validate_tag,
 };
 use ferroflow_core::{Error, Result, ids, now_millis};
 use futures_util::FutureExt;
@@ -16,12 +16,14 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
 use super::experiments;
-use super::query::{Arg, Sql, execute, fetch_all, fetch_optional, get_bool, get_f64, get_i64, get_opt_i64, get_opt_str, get_str};
+use super::query::{
+    Arg, Sql, execute, fetch_all, fetch_optional, get_bool, get_f64, get_i64, get_opt_i64,
+    get_opt_str, get_str,
+};
 use super::{Dialect, SqlStore};
 use crate::{Batch, CreateRun, Garbage, RunUpdate};
 
-pub(super) const RUN_COLUMNS: &str =
-    "r.run_uuid, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.experiment_id";
+pub(super) const RUN_COLUMNS: &str = "r.run_uuid, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.experiment_id";
 
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
 
@@ -32,11 +34,15 @@ pub(super) fn info_from_row(row: &AnyRow) -> Result<RunInfo> {
         experiment_id: get_i64(row, "experiment_id")?.to_string(),
         run_name: get_opt_str(row, "name")?,
         user_id: get_str(row, "user_id")?,
-        status: get_opt_str(row, "status")?.unwrap_or_else(|| "RUNNING".into()).parse()?,
+        status: get_opt_str(row, "status")?
+            .unwrap_or_else(|| "RUNNING".into())
+            .parse()?,
         start_time: get_i64(row, "start_time")?,
         end_time: get_opt_i64(row, "end_time")?,
         artifact_uri: get_str(row, "artifact_uri")?,
-        lifecycle_stage: get_opt_str(row, "lifecycle_stage")?.unwrap_or_else(|| "active".into()).parse()?,
+        lifecycle_stage: get_opt_str(row, "lifecycle_stage")?
+            .unwrap_or_else(|| "active".into())
+            .parse()?,
         run_id: id,
     })
 }
@@ -47,8 +53,19 @@ fn not_found(run_id: &str) -> Error {
 
 /// Reads a run's info inside a write transaction.
 async fn info_in_tx(conn: &mut AnyConnection, d: Dialect, run_id: &str) -> Result<RunInfo> {
-    let row = fetch_optional(&mut *conn, d, Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?")).with(run_id)).await?;
-    row.as_ref().map(info_from_row).transpose()?.ok_or_else(|| not_found(run_id))
+    let row = fetch_optional(
+        &mut *conn,
+        d,
+        Sql::new(format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"
+        ))
+        .with(run_id),
+    )
+    .await?;
+    row.as_ref()
+        .map(info_from_row)
+        .transpose()?
+        .ok_or_else(|| not_found(run_id))
 }
 
 async fn active_in_tx(conn: &mut AnyConnection, d: Dialect, run_id: &str) -> Result<RunInfo> {
@@ -76,9 +93,23 @@ pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec
         s
     };
     let (params, tags, metrics, datasets, models) = tokio::try_join!(
-        fetch_all(&store.read, d, in_list("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ")),
-        fetch_all(&store.read, d, in_list("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ")),
-        fetch_all(&store.read, d, in_list("SELECT run_uuid, key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM latest_metrics WHERE run_uuid IN ")),
+        fetch_all(
+            &store.read,
+            d,
+            in_list("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ")
+        ),
+        fetch_all(
+            &store.read,
+            d,
+            in_list("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ")
+        ),
+        fetch_all(
+            &store.read,
+            d,
+            in_list(
+                "SELECT run_uuid, key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM latest_metrics WHERE run_uuid IN "
+            )
+        ),
         fetch_all(
             &store.read,
             d,
@@ -91,18 +122,29 @@ pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec
         fetch_all(
             &store.read,
             d,
-            in_list("SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN ")
+            in_list(
+                "SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN "
+            )
         ),
     )?;
     let mut data: HashMap<String, RunData> = HashMap::new();
     for r in &params {
-        data.entry(get_str(r, "run_uuid")?).or_default().params.push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
+        data.entry(get_str(r, "run_uuid")?)
+            .or_default()
+            .params
+            .push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
     }
     for r in &tags {
-        data.entry(get_str(r, "run_uuid")?).or_default().tags.push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
+        data.entry(get_str(r, "run_uuid")?)
+            .or_default()
+            .tags
+            .push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
     }
     for r in &metrics {
-        data.entry(get_str(r, "run_uuid")?).or_default().metrics.push(metric_from_row(r)?);
+        data.entry(get_str(r, "run_uuid")?)
+            .or_default()
+            .metrics
+            .push(metric_from_row(r)?);
     }
     let mut inputs: HashMap<String, RunInputs> = HashMap::new();
     let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
@@ -127,10 +169,14 @@ pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec
         let mut s = Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
         s.push_list(input_index.keys().cloned());
         for r in fetch_all(&store.read, d, s).await? {
-            if let Some((run, idx)) = input_index.get(&get_str(&r, "input_uuid")?) {
-                if let Some(input) = inputs.get_mut(run).and_then(|i| i.dataset_inputs.get_mut(*idx)) {
-                    input.tags.push(Tag::new(get_str(&r, "name")?, get_str(&r, "value")?));
-                }
+            if let Some((run, idx)) = input_index.get(&get_str(&r, "input_uuid")?)
+                && let Some(input) = inputs
+                    .get_mut(run)
+                    .and_then(|i| i.dataset_inputs.get_mut(*idx))
+            {
+                input
+                    .tags
+                    .push(Tag::new(get_str(&r, "name")?, get_str(&r, "value")?));
             }
         }
     }
@@ -138,9 +184,20 @@ pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec
         let run = get_str(r, "run_uuid")?;
         let model_id = get_str(r, "destination_id")?;
         if get_str(r, "source_type")? == "RUN_INPUT" {
-            inputs.entry(run).or_default().model_inputs.push(ModelInput { model_id });
+            inputs
+                .entry(run)
+                .or_default()
+                .model_inputs
+                .push(ModelInput { model_id });
         } else {
-            outputs.entry(run).or_default().model_outputs.push(ModelOutput { model_id, step: get_i64(r, "step")? });
+            outputs
+                .entry(run)
+                .or_default()
+                .model_outputs
+                .push(ModelOutput {
+                    model_id,
+                    step: get_i64(r, "step")?,
+                });
         }
     }
     Ok(infos
@@ -158,14 +215,35 @@ pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec
 }
 
 pub(super) fn metric_from_row(r: &AnyRow) -> Result<Metric> {
-    let value = if get_bool(r, "is_nan")? { f64::NAN } else { get_f64(r, "value")? };
-    Ok(Metric::new(get_str(r, "key")?, value, get_i64(r, "timestamp")?, get_i64(r, "step")?))
+    let value = if get_bool(r, "is_nan")? {
+        f64::NAN
+    } else {
+        get_f64(r, "value")?
+    };
+    Ok(Metric::new(
+        get_str(r, "key")?,
+        value,
+        get_i64(r, "timestamp")?,
+        get_i64(r, "step")?,
+    ))
 }
 
 pub async fn get(store: &SqlStore, run_id: &str) -> Result<Run> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    let row = fetch_optional(&store.read, store.dialect, Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?")).with(run_id)).await?;
-    let info = row.as_ref().map(info_from_row).transpose()?.ok_or_else(|| not_found(run_id))?;
+    let row = fetch_optional(
+        &store.read,
+        store.dialect,
+        Sql::new(format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"
+        ))
+        .with(run_id),
+    )
+    .await?;
+    let info = row
+        .as_ref()
+        .map(info_from_row)
+        .transpose()?
+        .ok_or_else(|| not_found(run_id))?;
     Ok(hydrate(store, vec![info]).await?.remove(0))
 }
 
@@ -175,7 +253,10 @@ pub async fn create(store: &SqlStore, req: CreateRun) -> Result<Run> {
     for (i, t) in tags.iter_mut().enumerate() {
         validate_tag(t, &format!("tags[{i}]"), store.long_values)?;
     }
-    let tag_name = tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+    let tag_name = tags
+        .iter()
+        .find(|t| t.key == RUN_NAME_TAG)
+        .map(|t| t.value.clone());
     let name = match (req.run_name.filter(|n| !n.is_empty()), tag_name) {
         (Some(n), Some(t)) if n != t => {
             return Err(Error::invalid_param(format!(
@@ -187,7 +268,9 @@ pub async fn create(store: &SqlStore, req: CreateRun) -> Result<Run> {
         (None, None) => ids::random_run_name(),
     };
     if name.chars().count() > MAX_RUN_NAME_LENGTH {
-        return Err(Error::invalid_param(format!("'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters")));
+        return Err(Error::invalid_param(format!(
+            "'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters"
+        )));
     }
     if !tags.iter().any(|t| t.key == RUN_NAME_TAG) {
         tags.push(Tag::new(RUN_NAME_TAG, name.clone()));
@@ -226,28 +309,45 @@ pub async fn create(store: &SqlStore, req: CreateRun) -> Result<Run> {
     Ok(hydrate(store, vec![info]).await?.remove(0))
 }
 
-async fn upsert_tags(conn: &mut AnyConnection, d: Dialect, run_id: &str, tags: &[Tag]) -> Result<()> {
+async fn upsert_tags(
+    conn: &mut AnyConnection,
+    d: Dialect,
+    run_id: &str,
+    tags: &[Tag],
+) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }
     let mut sql = Sql::new("INSERT INTO tags (key, value, run_uuid) VALUES ");
     for (i, t) in tags.iter().enumerate() {
-        sql.push(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" }).arg(&t.key).arg(&t.value).arg(run_id);
+        sql.push(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" })
+            .arg(&t.key)
+            .arg(&t.value)
+            .arg(run_id);
     }
     sql.push(" ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value");
     execute(&mut *conn, d, sql).await?;
     if let Some(t) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
-        execute(&mut *conn, d, Sql::new("UPDATE runs SET name = ? WHERE run_uuid = ?").with(&t.value).with(run_id)).await?;
+        execute(
+            &mut *conn,
+            d,
+            Sql::new("UPDATE runs SET name = ? WHERE run_uuid = ?")
+                .with(&t.value)
+                .with(run_id),
+        )
+        .await?;
     }
     Ok(())
 }
 
 pub async fn update(store: &SqlStore, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    if let Some(n) = &update.run_name {
-        if n.chars().count() > MAX_RUN_NAME_LENGTH {
-            return Err(Error::invalid_param(format!("'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters")));
-        }
+    if let Some(n) = &update.run_name
+        && n.chars().count() > MAX_RUN_NAME_LENGTH
+    {
+        return Err(Error::invalid_param(format!(
+            "'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters"
+        )));
     }
     let d = store.dialect;
     let run_id = run_id.to_string();
@@ -257,10 +357,24 @@ pub async fn update(store: &SqlStore, run_id: &str, update: RunUpdate) -> Result
             async move {
                 active_in_tx(conn, d, &run_id).await?;
                 if let Some(status) = update.status {
-                    execute(&mut *conn, d, Sql::new("UPDATE runs SET status = ? WHERE run_uuid = ?").with(status.as_str()).with(&run_id)).await?;
+                    execute(
+                        &mut *conn,
+                        d,
+                        Sql::new("UPDATE runs SET status = ? WHERE run_uuid = ?")
+                            .with(status.as_str())
+                            .with(&run_id),
+                    )
+                    .await?;
                 }
                 if let Some(end) = update.end_time {
-                    execute(&mut *conn, d, Sql::new("UPDATE runs SET end_time = ? WHERE run_uuid = ?").with(end).with(&run_id)).await?;
+                    execute(
+                        &mut *conn,
+                        d,
+                        Sql::new("UPDATE runs SET end_time = ? WHERE run_uuid = ?")
+                            .with(end)
+                            .with(&run_id),
+                    )
+                    .await?;
                 }
                 if let Some(name) = update.run_name.filter(|n| !n.is_empty()) {
                     upsert_tags(conn, d, &run_id, &[Tag::new(RUN_NAME_TAG, name)]).await?;
@@ -281,11 +395,20 @@ pub async fn set_lifecycle(store: &SqlStore, run_id: &str, stage: LifecycleStage
         .write(move |conn| {
             async move {
                 info_in_tx(conn, d, &run_id).await?;
-                let deleted_time = if stage == LifecycleStage::Deleted { Arg::Int(now_millis()) } else { Arg::Null };
+                let deleted_time = if stage == LifecycleStage::Deleted {
+                    Arg::Int(now_millis())
+                } else {
+                    Arg::Null
+                };
                 execute(
                     &mut *conn,
                     d,
-                    Sql::new("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?").with(stage.as_str()).with(deleted_time).with(&run_id),
+                    Sql::new(
+                        "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
+                    )
+                    .with(stage.as_str())
+                    .with(deleted_time)
+                    .with(&run_id),
                 )
                 .await?;
                 Ok(())
@@ -311,7 +434,13 @@ pub async fn log_batch(store: &SqlStore, run_id: &str, mut batch: Batch) -> Resu
     validate_batch_limits(batch.metrics.len(), batch.params.len(), batch.tags.len())?;
     validate_param_keys_unique(&batch.params)?;
     let single = batch.metrics.len() + batch.params.len() + batch.tags.len() == 1;
-    let path = |kind: &str, i: usize| if single { String::new() } else { format!("{kind}[{i}]") };
+    let path = |kind: &str, i: usize| {
+        if single {
+            String::new()
+        } else {
+            format!("{kind}[{i}]")
+        }
+    };
     for (i, m) in batch.metrics.iter().enumerate() {
         validate_metric(m, &path("metrics", i))?;
     }
@@ -338,12 +467,19 @@ pub async fn log_batch(store: &SqlStore, run_id: &str, mut batch: Batch) -> Resu
         .await
 }
 
-async fn log_params(conn: &mut AnyConnection, d: Dialect, run_id: &str, params: &[Tag]) -> Result<()> {
+async fn log_params(
+    conn: &mut AnyConnection,
+    d: Dialect,
+    run_id: &str,
+    params: &[Tag],
+) -> Result<()> {
     if params.is_empty() {
         return Ok(());
     }
     let mut existing = Sql::new("SELECT key, value FROM params WHERE run_uuid = ? AND key IN ");
-    existing.arg(run_id).push_list(params.iter().map(|p| p.key.clone()));
+    existing
+        .arg(run_id)
+        .push_list(params.iter().map(|p| p.key.clone()));
     let rows = fetch_all(&mut *conn, d, existing).await?;
     let mut have: HashMap<String, String> = HashMap::new();
     for r in &rows {
@@ -362,7 +498,10 @@ async fn log_params(conn: &mut AnyConnection, d: Dialect, run_id: &str, params: 
             }
             None => {}
         }
-        sql.push(if n == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" }).arg(&p.key).arg(&p.value).arg(run_id);
+        sql.push(if n == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" })
+            .arg(&p.key)
+            .arg(&p.value)
+            .arg(run_id);
         n += 1;
     }
     if n > 0 {
@@ -371,22 +510,32 @@ async fn log_params(conn: &mut AnyConnection, d: Dialect, run_id: &str, params: 
     Ok(())
 }
 
-async fn log_metrics(conn: &mut AnyConnection, d: Dialect, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
+async fn log_metrics(
+    conn: &mut AnyConnection,
+    d: Dialect,
+    run: &RunInfo,
+    metrics: &[Metric],
+) -> Result<()> {
     if metrics.is_empty() {
         return Ok(());
     }
     // Chunks keep every statement under the bound-variable limit of any backend.
     for chunk in metrics.chunks(500) {
-        let mut sql = Sql::new("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES ");
+        let mut sql =
+            Sql::new("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES ");
         for (i, m) in chunk.iter().enumerate() {
             let (v, nan) = sanitize(m.value);
-            sql.push(if i == 0 { "(?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?)" })
-                .arg(&m.key)
-                .arg(v)
-                .arg(m.timestamp)
-                .arg(&run.run_id)
-                .arg(m.step)
-                .arg(i64::from(nan));
+            sql.push(if i == 0 {
+                "(?, ?, ?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?, ?, ?)"
+            })
+            .arg(&m.key)
+            .arg(v)
+            .arg(m.timestamp)
+            .arg(&run.run_id)
+            .arg(m.step)
+            .arg(i64::from(nan));
         }
         sql.push(" ON CONFLICT DO NOTHING");
         execute(&mut *conn, d, sql).await?;
@@ -396,7 +545,9 @@ async fn log_metrics(conn: &mut AnyConnection, d: Dialect, run: &RunInfo, metric
     for m in metrics {
         let newer = |old: &Metric| {
             let (a, b) = (sanitize(m.value).0, sanitize(old.value).0);
-            (m.step, m.timestamp).cmp(&(old.step, old.timestamp)).then(a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal))
+            (m.step, m.timestamp)
+                .cmp(&(old.step, old.timestamp))
+                .then(a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal))
                 == std::cmp::Ordering::Greater
         };
         match latest.get(m.key.as_str()) {
@@ -406,16 +557,22 @@ async fn log_metrics(conn: &mut AnyConnection, d: Dialect, run: &RunInfo, metric
             }
         }
     }
-    let mut sql = Sql::new("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES ");
+    let mut sql = Sql::new(
+        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES ",
+    );
     for (i, m) in latest.values().enumerate() {
         let (v, nan) = sanitize(m.value);
-        sql.push(if i == 0 { "(?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?)" })
-            .arg(&m.key)
-            .arg(v)
-            .arg(m.timestamp)
-            .arg(m.step)
-            .arg(i64::from(nan))
-            .arg(&run.run_id);
+        sql.push(if i == 0 {
+            "(?, ?, ?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?, ?, ?)"
+        })
+        .arg(&m.key)
+        .arg(v)
+        .arg(m.timestamp)
+        .arg(m.step)
+        .arg(i64::from(nan))
+        .arg(&run.run_id);
     }
     sql.push(
         " ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan \
@@ -426,7 +583,10 @@ async fn log_metrics(conn: &mut AnyConnection, d: Dialect, run: &RunInfo, metric
     execute(&mut *conn, d, sql).await?;
     // Metrics attached to a logged model are also recorded against it.
     let exp_id: i64 = run.experiment_id.parse().unwrap_or(0);
-    for m in metrics.iter().filter(|m| m.model_id.as_deref().is_some_and(|s| !s.is_empty())) {
+    for m in metrics
+        .iter()
+        .filter(|m| m.model_id.as_deref().is_some_and(|s| !s.is_empty()))
+    {
         execute(
             &mut *conn,
             d,
@@ -458,9 +618,18 @@ pub async fn delete_tag(store: &SqlStore, run_id: &str, key: &str) -> Result<()>
         .write(move |conn| {
             async move {
                 active_in_tx(conn, d, &run_id).await?;
-                let n = execute(&mut *conn, d, Sql::new("DELETE FROM tags WHERE run_uuid = ? AND key = ?").with(&run_id).with(&key)).await?;
+                let n = execute(
+                    &mut *conn,
+                    d,
+                    Sql::new("DELETE FROM tags WHERE run_uuid = ? AND key = ?")
+                        .with(&run_id)
+                        .with(&key),
+                )
+                .await?;
                 if n == 0 {
-                    return Err(Error::not_found(format!("No tag with name: {key} in run with id {run_id}")));
+                    return Err(Error::not_found(format!(
+                        "No tag with name: {key} in run with id {run_id}"
+                    )));
                 }
                 Ok(())
             }
@@ -469,7 +638,12 @@ pub async fn delete_tag(store: &SqlStore, run_id: &str, key: &str) -> Result<()>
         .await
 }
 
-pub async fn log_inputs(store: &SqlStore, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
+pub async fn log_inputs(
+    store: &SqlStore,
+    run_id: &str,
+    datasets: Vec<DatasetInput>,
+    models: Vec<ModelInput>,
+) -> Result<()> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
     if datasets.len() > validation::MAX_DATASETS_PER_BATCH {
         return Err(Error::invalid_param(format!(
@@ -601,15 +775,30 @@ pub async fn log_outputs(store: &SqlStore, run_id: &str, models: Vec<ModelOutput
 }
 
 pub async fn garbage(store: &SqlStore, older_than_ms: Option<i64>) -> Result<Garbage> {
-    let mut sql = Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.lifecycle_stage = 'deleted'"));
+    let mut sql = Sql::new(format!(
+        "SELECT {RUN_COLUMNS} FROM runs r WHERE r.lifecycle_stage = 'deleted'"
+    ));
     if let Some(age) = older_than_ms {
-        sql.push(" AND COALESCE(r.deleted_time, 0) <= ?").arg(now_millis() - age);
+        sql.push(" AND COALESCE(r.deleted_time, 0) <= ?")
+            .arg(now_millis() - age);
     }
-    let runs = fetch_all(&store.read, store.dialect, sql).await?.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
-    let exps = fetch_all(&store.read, store.dialect, Sql::new("SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'")).await?;
+    let runs = fetch_all(&store.read, store.dialect, sql)
+        .await?
+        .iter()
+        .map(info_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let exps = fetch_all(
+        &store.read,
+        store.dialect,
+        Sql::new("SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'"),
+    )
+    .await?;
     Ok(Garbage {
         runs,
-        experiment_ids: exps.iter().map(|r| get_i64(r, "experiment_id").map(|i| i.to_string())).collect::<Result<_>>()?,
+        experiment_ids: exps
+            .iter()
+            .map(|r| get_i64(r, "experiment_id").map(|i| i.to_string()))
+            .collect::<Result<_>>()?,
     })
 }
 

@@ -5,7 +5,9 @@
 //! and `compare`; a property test holds the two together.
 
 use ferroflow_core::entities::{Page, Run};
-use ferroflow_core::search::runs::{DatasetField, RunAttr, RunFilter, RunKey, parse_run_filter, parse_run_order_by};
+use ferroflow_core::search::runs::{
+    DatasetField, RunAttr, RunFilter, RunKey, parse_run_filter, parse_run_order_by,
+};
 use ferroflow_core::search::{Expr, Op, Value};
 use ferroflow_core::validation::{MAX_RESULTS_SEARCH_RUNS, parse_experiment_id};
 use ferroflow_core::{Error, Result, page_token};
@@ -38,7 +40,11 @@ fn num(v: &Value) -> f64 {
 pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) {
     match f {
         Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(f, Expr::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(f, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             sql.push("(");
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
@@ -52,14 +58,22 @@ pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) {
             RunKey::Metric(k) => {
                 sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND ").arg(k);
                 if c.op == Op::Ne {
-                    sql.push("(m.is_nan = 1 OR m.value != ?))").arg(num(&c.value));
+                    sql.push("(m.is_nan = 1 OR m.value != ?))")
+                        .arg(num(&c.value));
                 } else {
-                    sql.push(&format!("m.is_nan = 0 AND m.value {} ?)", c.op.as_str())).arg(num(&c.value));
+                    sql.push(&format!("m.is_nan = 0 AND m.value {} ?)", c.op.as_str()))
+                        .arg(num(&c.value));
                 }
             }
             RunKey::Param(k) | RunKey::Tag(k) => {
-                let table = if matches!(c.key, RunKey::Param(_)) { "params" } else { "tags" };
-                let exists = format!("EXISTS (SELECT 1 FROM {table} p WHERE p.run_uuid = r.run_uuid AND p.key = ?");
+                let table = if matches!(c.key, RunKey::Param(_)) {
+                    "params"
+                } else {
+                    "tags"
+                };
+                let exists = format!(
+                    "EXISTS (SELECT 1 FROM {table} p WHERE p.run_uuid = r.run_uuid AND p.key = ?"
+                );
                 match c.op {
                     Op::IsNull => {
                         sql.push(&format!("NOT {exists})")).arg(k);
@@ -75,7 +89,8 @@ pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) {
                 }
             }
             RunKey::Attr(a) if a.is_numeric() => {
-                sql.push(&format!("{} {} ?", attr_expr(*a), c.op.as_str())).arg(num(&c.value));
+                sql.push(&format!("{} {} ?", attr_expr(*a), c.op.as_str()))
+                    .arg(num(&c.value));
             }
             RunKey::Attr(a) => string_cond(d, attr_expr(*a), c.op, &c.value, sql),
             RunKey::Dataset(field) => {
@@ -85,7 +100,11 @@ pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) {
                             "EXISTS (SELECT 1 FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id \
                              WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = r.run_uuid AND ",
                         );
-                        let col = if *field == DatasetField::Name { "ds.name" } else { "ds.digest" };
+                        let col = if *field == DatasetField::Name {
+                            "ds.name"
+                        } else {
+                            "ds.digest"
+                        };
                         string_cond(d, col, c.op, &c.value, sql);
                     }
                     DatasetField::Context => {
@@ -113,9 +132,16 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
     let filter = parse_run_filter(&s.filter)?;
     let order = parse_run_order_by(&s.order_by)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;
-    let exp_ids = s.experiment_ids.iter().map(|e| parse_experiment_id(e)).collect::<Result<Vec<_>>>()?;
+    let exp_ids = s
+        .experiment_ids
+        .iter()
+        .map(|e| parse_experiment_id(e))
+        .collect::<Result<Vec<_>>>()?;
     if exp_ids.is_empty() {
-        return Ok(Page { items: Vec::new(), next_page_token: None });
+        return Ok(Page {
+            items: Vec::new(),
+            next_page_token: None,
+        });
     }
     let d = store.dialect;
 
@@ -130,9 +156,19 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
                 order_sql.push(format!("o{i}.value {dir}"));
             }
             RunKey::Param(k) | RunKey::Tag(k) => {
-                let table = if matches!(o.key, RunKey::Param(_)) { "params" } else { "tags" };
-                joins.push(&format!(" LEFT JOIN {table} o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?")).arg(k);
-                order_sql.push(format!("CASE WHEN o{i}.run_uuid IS NULL THEN 1 ELSE 0 END ASC"));
+                let table = if matches!(o.key, RunKey::Param(_)) {
+                    "params"
+                } else {
+                    "tags"
+                };
+                joins
+                    .push(&format!(
+                        " LEFT JOIN {table} o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?"
+                    ))
+                    .arg(k);
+                order_sql.push(format!(
+                    "CASE WHEN o{i}.run_uuid IS NULL THEN 1 ELSE 0 END ASC"
+                ));
                 order_sql.push(format!("COALESCE(o{i}.value, '') {dir}"));
             }
             RunKey::Attr(a) => {
@@ -143,7 +179,10 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
             RunKey::Dataset(_) => {}
         }
     }
-    if !order.iter().any(|o| o.key == RunKey::Attr(RunAttr::StartTime)) {
+    if !order
+        .iter()
+        .any(|o| o.key == RunKey::Attr(RunAttr::StartTime))
+    {
         order_sql.push(format!("{} DESC", attr_expr(RunAttr::StartTime)));
     }
     order_sql.push("r.run_uuid ASC".into());
@@ -151,13 +190,16 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
     let mut sql = Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r"));
     sql.push_args(&joins.text, joins.args);
     sql.push(" WHERE r.experiment_id IN ").push_list(exp_ids);
-    sql.push(" AND r.lifecycle_stage IN ").push_list(s.view.stages().iter().map(|st| st.as_str()));
+    sql.push(" AND r.lifecycle_stage IN ")
+        .push_list(s.view.stages().iter().map(|st| st.as_str()));
     if let Some(f) = &filter {
         sql.push(" AND ");
         compile(d, f, &mut sql);
     }
     sql.push(" ORDER BY ").push(&order_sql.join(", "));
-    sql.push(" LIMIT ? OFFSET ?").arg(s.max_results + 1).arg(offset);
+    sql.push(" LIMIT ? OFFSET ?")
+        .arg(s.max_results + 1)
+        .arg(offset);
 
     let rows = fetch_all(&store.read, d, sql).await?;
     let mut infos = rows.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
@@ -167,5 +209,8 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
     } else {
         None
     };
-    Ok(Page { items: hydrate(store, infos).await?, next_page_token })
+    Ok(Page {
+        items: hydrate(store, infos).await?,
+        next_page_token,
+    })
 }

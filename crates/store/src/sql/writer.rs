@@ -18,7 +18,8 @@ use super::Dialect;
 use super::query::db_err;
 
 type Completion = Box<dyn FnOnce(Option<Error>) + Send>;
-type RunFn = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, Completion)> + Send>;
+type RunFn =
+    Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, Completion)> + Send>;
 
 struct Job {
     run: RunFn,
@@ -54,7 +55,9 @@ impl Writer {
         let run: RunFn = Box::new(move |conn| {
             Box::pin(async move {
                 let outcome = AssertUnwindSafe(f(conn)).catch_unwind().await;
-                let result = outcome.unwrap_or_else(|_| Err(Error::internal("a write panicked; it was rolled back")));
+                let result = outcome.unwrap_or_else(|_| {
+                    Err(Error::internal("a write panicked; it was rolled back"))
+                });
                 let ok = result.is_ok();
                 let completion: Completion = Box::new(move |commit_error| {
                     if let Some(tx) = slot.lock().ok().and_then(|mut s| s.take()) {
@@ -76,7 +79,9 @@ impl Writer {
             .send(Job { run, fail })
             .await
             .map_err(|_| Error::internal("the database writer has stopped"))?;
-        done_rx.await.map_err(|_| Error::internal("the database writer dropped a write"))?
+        done_rx
+            .await
+            .map_err(|_| Error::internal("the database writer dropped a write"))?
     }
 }
 

@@ -16,7 +16,10 @@ pub async fn new_store() -> TestStore {
     let uri = format!("sqlite:///{}/mlflow.db", dir.path().display());
     let store = SqlStore::open(
         &uri,
-        StoreOptions { default_artifact_root: "mlflow-artifacts:/".into(), ..Default::default() },
+        StoreOptions {
+            default_artifact_root: "mlflow-artifacts:/".into(),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();

@@ -40,19 +40,35 @@ fn cond() -> impl Strategy<Value = String> {
     prop_oneof![
         (key.clone(), 0usize..6, 0usize..4).prop_map(|(k, op, v)| {
             let ops = ["=", "!=", "<", "<=", ">", ">="];
-            format!("metrics.{} {} {}", KEYS[k], ops[op], [-1.0, 0.0, 0.5, 2.0][v])
+            format!(
+                "metrics.{} {} {}",
+                KEYS[k],
+                ops[op],
+                [-1.0, 0.0, 0.5, 2.0][v]
+            )
         }),
-        (prop_oneof![Just("params"), Just("tags")], key.clone(), 0usize..6, 0usize..4).prop_map(|(e, k, op, v)| {
-            match op {
-                4 => format!("{e}.{} IS NULL", KEYS[k]),
-                5 => format!("{e}.{} IS NOT NULL", KEYS[k]),
-                _ => {
-                    let ops = ["=", "!=", "LIKE", "ILIKE"];
-                    let pats = ["x", "x%", "%Y", "_1"];
-                    format!("{e}.{} {} '{}'", KEYS[k], ops[op], if op >= 2 { pats[v] } else { VALUES[v] })
+        (
+            prop_oneof![Just("params"), Just("tags")],
+            key.clone(),
+            0usize..6,
+            0usize..4
+        )
+            .prop_map(|(e, k, op, v)| {
+                match op {
+                    4 => format!("{e}.{} IS NULL", KEYS[k]),
+                    5 => format!("{e}.{} IS NOT NULL", KEYS[k]),
+                    _ => {
+                        let ops = ["=", "!=", "LIKE", "ILIKE"];
+                        let pats = ["x", "x%", "%Y", "_1"];
+                        format!(
+                            "{e}.{} {} '{}'",
+                            KEYS[k],
+                            ops[op],
+                            if op >= 2 { pats[v] } else { VALUES[v] }
+                        )
+                    }
                 }
-            }
-        }),
+            }),
         (0usize..6, 0i64..5).prop_map(|(op, v)| {
             let ops = ["=", "!=", "<", "<=", ">", ">="];
             format!("attributes.start_time {} {}", ops[op], v)
@@ -63,13 +79,18 @@ fn cond() -> impl Strategy<Value = String> {
 fn filter() -> impl Strategy<Value = String> {
     let leaf = cond().boxed();
     leaf.prop_recursive(3, 8, 3, |inner| {
-        (inner.clone(), prop_oneof![Just("AND"), Just("OR")], inner).prop_map(|(a, op, b)| format!("({a}) {op} ({b})"))
+        (inner.clone(), prop_oneof![Just("AND"), Just("OR")], inner)
+            .prop_map(|(a, op, b)| format!("({a}) {op} ({b})"))
     })
 }
 
 fn order() -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(
-        (prop_oneof![Just("metrics"), Just("params"), Just("tags")], 0usize..3, any::<bool>()),
+        (
+            prop_oneof![Just("metrics"), Just("params"), Just("tags")],
+            0usize..3,
+            any::<bool>(),
+        ),
         0..2,
     )
     .prop_map(|v| {

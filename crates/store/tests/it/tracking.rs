@@ -1,12 +1,18 @@
-use ferroflow_core::entities::{LifecycleStage, Metric, Param, RunStatus, Tag, ViewType};
 use ferroflow_core::ErrorCode;
+use ferroflow_core::entities::{LifecycleStage, Metric, Param, RunStatus, Tag, ViewType};
 use ferroflow_store::{Batch, CreateRun, ExperimentSearch, RunSearch, RunUpdate, TrackingStore};
 use futures_util::StreamExt;
 
 use crate::new_store;
 
 fn run_req(exp: &str) -> CreateRun {
-    CreateRun { experiment_id: exp.into(), user_id: Some("u".into()), run_name: None, start_time: Some(1000), tags: vec![] }
+    CreateRun {
+        experiment_id: exp.into(),
+        user_id: Some("u".into()),
+        run_name: None,
+        start_time: Some(1000),
+        tags: vec![],
+    }
 }
 
 fn search(exp: &str, filter: &str, order: &[&str]) -> RunSearch {
@@ -33,7 +39,10 @@ async fn a_new_database_has_the_default_experiment() {
 async fn experiments_lifecycle() {
     let t = new_store().await;
     let s = &t.store;
-    let id = s.create_experiment("wine", None, vec![Tag::new("team", "a")]).await.unwrap();
+    let id = s
+        .create_experiment("wine", None, vec![Tag::new("team", "a")])
+        .await
+        .unwrap();
     assert_eq!(id, "1");
     let e = s.get_experiment(&id).await.unwrap();
     assert_eq!(e.artifact_location, "mlflow-artifacts:/1");
@@ -42,20 +51,42 @@ async fn experiments_lifecycle() {
     assert_eq!(dup.code, ErrorCode::RESOURCE_ALREADY_EXISTS);
     s.rename_experiment(&id, "wine2").await.unwrap();
     assert!(s.get_experiment_by_name("wine").await.unwrap().is_none());
-    s.set_experiment_lifecycle(&id, LifecycleStage::Deleted).await.unwrap();
+    s.set_experiment_lifecycle(&id, LifecycleStage::Deleted)
+        .await
+        .unwrap();
     let page = s
-        .search_experiments(ExperimentSearch { filter: String::new(), view: ViewType::ActiveOnly, max_results: 10, order_by: vec![], page_token: None })
+        .search_experiments(ExperimentSearch {
+            filter: String::new(),
+            view: ViewType::ActiveOnly,
+            max_results: 10,
+            order_by: vec![],
+            page_token: None,
+        })
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
-    s.set_experiment_lifecycle(&id, LifecycleStage::Active).await.unwrap();
+    s.set_experiment_lifecycle(&id, LifecycleStage::Active)
+        .await
+        .unwrap();
     let page = s
-        .search_experiments(ExperimentSearch { filter: "name LIKE 'wine%'".into(), view: ViewType::ActiveOnly, max_results: 10, order_by: vec![], page_token: None })
+        .search_experiments(ExperimentSearch {
+            filter: "name LIKE 'wine%'".into(),
+            view: ViewType::ActiveOnly,
+            max_results: 10,
+            order_by: vec![],
+            page_token: None,
+        })
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(s.get_experiment("42").await.unwrap_err().code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
-    assert_eq!(s.get_experiment("x").await.unwrap_err().code, ErrorCode::INVALID_PARAMETER_VALUE);
+    assert_eq!(
+        s.get_experiment("42").await.unwrap_err().code,
+        ErrorCode::RESOURCE_DOES_NOT_EXIST
+    );
+    assert_eq!(
+        s.get_experiment("x").await.unwrap_err().code,
+        ErrorCode::INVALID_PARAMETER_VALUE
+    );
 }
 
 #[tokio::test]
@@ -65,41 +96,109 @@ async fn runs_log_and_read_back() {
     let run = s.create_run(run_req("0")).await.unwrap();
     let id = run.info.run_id.clone();
     assert_eq!(run.info.status, RunStatus::Running);
-    assert!(run.info.artifact_uri.ends_with(&format!("/0/{id}/artifacts")));
+    assert!(
+        run.info
+            .artifact_uri
+            .ends_with(&format!("/0/{id}/artifacts"))
+    );
     assert!(run.tag("mlflow.runName").is_some());
     s.log_batch(
         &id,
         Batch {
-            metrics: vec![Metric::new("loss", 1.0, 10, 0), Metric::new("loss", 0.5, 20, 1), Metric::new("nan", f64::NAN, 10, 0)],
+            metrics: vec![
+                Metric::new("loss", 1.0, 10, 0),
+                Metric::new("loss", 0.5, 20, 1),
+                Metric::new("nan", f64::NAN, 10, 0),
+            ],
             params: vec![Param::new("alpha", "0.5")],
             tags: vec![Tag::new("t", "v")],
         },
     )
     .await
     .unwrap();
-    let err = s.log_batch(&id, Batch { params: vec![Param::new("alpha", "0.7")], ..Default::default() }).await.unwrap_err();
-    assert!(err.message.contains("Changing param values is not allowed"), "{}", err.message);
+    let err = s
+        .log_batch(
+            &id,
+            Batch {
+                params: vec![Param::new("alpha", "0.7")],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("Changing param values is not allowed"),
+        "{}",
+        err.message
+    );
     // the same value again is fine
-    s.log_batch(&id, Batch { params: vec![Param::new("alpha", "0.5")], ..Default::default() }).await.unwrap();
+    s.log_batch(
+        &id,
+        Batch {
+            params: vec![Param::new("alpha", "0.5")],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let run = s.get_run(&id).await.unwrap();
     assert_eq!(run.metric("loss").unwrap().value, 0.5);
     assert!(run.metric("nan").unwrap().value.is_nan());
     assert_eq!(run.param("alpha"), Some("0.5"));
     let h = s.metric_history(&id, "loss", None, None).await.unwrap();
-    let pts: Vec<_> = h.metrics.collect::<Vec<_>>().await.into_iter().map(|m| m.unwrap().step).collect();
+    let pts: Vec<_> = h
+        .metrics
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|m| m.unwrap().step)
+        .collect();
     assert_eq!(pts, vec![0, 1]);
-    let info = s.update_run(&id, RunUpdate { status: Some(RunStatus::Finished), end_time: Some(2000), run_name: Some("renamed".into()) }).await.unwrap();
+    let info = s
+        .update_run(
+            &id,
+            RunUpdate {
+                status: Some(RunStatus::Finished),
+                end_time: Some(2000),
+                run_name: Some("renamed".into()),
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(info.status, RunStatus::Finished);
     assert_eq!(info.run_name.as_deref(), Some("renamed"));
-    assert_eq!(s.get_run(&id).await.unwrap().tag("mlflow.runName"), Some("renamed"));
-    s.set_run_lifecycle(&id, LifecycleStage::Deleted).await.unwrap();
-    let err = s.log_batch(&id, Batch { tags: vec![Tag::new("x", "y")], ..Default::default() }).await.unwrap_err();
+    assert_eq!(
+        s.get_run(&id).await.unwrap().tag("mlflow.runName"),
+        Some("renamed")
+    );
+    s.set_run_lifecycle(&id, LifecycleStage::Deleted)
+        .await
+        .unwrap();
+    let err = s
+        .log_batch(
+            &id,
+            Batch {
+                tags: vec![Tag::new("x", "y")],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::INVALID_PARAMETER_VALUE);
-    assert!(s.search_runs(search("0", "", &[])).await.unwrap().items.is_empty());
+    assert!(
+        s.search_runs(search("0", "", &[]))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let g = s.garbage(None).await.unwrap();
     assert_eq!(g.runs.len(), 1);
     s.purge_run(&id).await.unwrap();
-    assert_eq!(s.get_run(&id).await.unwrap_err().code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
+    assert_eq!(
+        s.get_run(&id).await.unwrap_err().code,
+        ErrorCode::RESOURCE_DOES_NOT_EXIST
+    );
 }
 
 #[tokio::test]
@@ -108,15 +207,35 @@ async fn history_paginates() {
     let s = &t.store;
     let id = s.create_run(run_req("0")).await.unwrap().info.run_id;
     let metrics: Vec<Metric> = (0..25).map(|i| Metric::new("m", i as f64, i, i)).collect();
-    s.log_batch(&id, Batch { metrics, ..Default::default() }).await.unwrap();
+    s.log_batch(
+        &id,
+        Batch {
+            metrics,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let h = s.metric_history(&id, "m", Some(10), None).await.unwrap();
     let first: Vec<_> = h.metrics.collect::<Vec<_>>().await;
     assert_eq!(first.len(), 10);
     let token = h.next_page_token.await.unwrap().expect("a next page");
-    let h = s.metric_history(&id, "m", Some(10), Some(token)).await.unwrap();
-    let second: Vec<_> = h.metrics.collect::<Vec<_>>().await.into_iter().map(|m| m.unwrap().step).collect();
+    let h = s
+        .metric_history(&id, "m", Some(10), Some(token))
+        .await
+        .unwrap();
+    let second: Vec<_> = h
+        .metrics
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|m| m.unwrap().step)
+        .collect();
     assert_eq!(second, (10..20).collect::<Vec<_>>());
-    let bulk = s.metric_history_bulk_interval(&[id.clone()], "m", Some(0), Some(24), 5).await.unwrap();
+    let bulk = s
+        .metric_history_bulk_interval(std::slice::from_ref(&id), "m", Some(0), Some(24), 5)
+        .await
+        .unwrap();
     assert_eq!(bulk.len(), 5);
     assert_eq!(bulk[0].run_id.as_deref(), Some(id.as_str()));
 }
@@ -142,10 +261,16 @@ async fn search_filters_and_orders() {
         .unwrap();
         ids.push(id);
     }
-    let page = s.search_runs(search("0", "metrics.rmse < 0.25", &["metrics.rmse DESC"])).await.unwrap();
+    let page = s
+        .search_runs(search("0", "metrics.rmse < 0.25", &["metrics.rmse DESC"]))
+        .await
+        .unwrap();
     let got: Vec<_> = page.items.iter().map(|r| r.info.run_id.clone()).collect();
     assert_eq!(got, vec![ids[2].clone(), ids[1].clone(), ids[0].clone()]);
-    let page = s.search_runs(search("0", "params.alpha = '3' OR params.alpha = '4'", &[])).await.unwrap();
+    let page = s
+        .search_runs(search("0", "params.alpha = '3' OR params.alpha = '4'", &[]))
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 2);
     let mut q = search("0", "", &[]);
     q.max_results = 2;
@@ -154,7 +279,10 @@ async fn search_filters_and_orders() {
     q.page_token = p1.next_page_token;
     let p2 = s.search_runs(q.clone()).await.unwrap();
     assert_eq!(p2.items[0].info.start_time, 1002);
-    let bad = s.search_runs(search("0", "metrics.rmse <", &[])).await.unwrap_err();
+    let bad = s
+        .search_runs(search("0", "metrics.rmse <", &[]))
+        .await
+        .unwrap_err();
     assert_eq!(bad.code, ErrorCode::INVALID_PARAMETER_VALUE);
 }
 
@@ -168,7 +296,14 @@ async fn concurrent_writes_are_grouped_and_all_land() {
         let s = s.clone();
         let id = id.clone();
         handles.push(tokio::spawn(async move {
-            s.log_batch(&id, Batch { metrics: vec![Metric::new("m", i as f64, i, i)], ..Default::default() }).await
+            s.log_batch(
+                &id,
+                Batch {
+                    metrics: vec![Metric::new("m", i as f64, i, i)],
+                    ..Default::default()
+                },
+            )
+            .await
         }));
     }
     for h in handles {

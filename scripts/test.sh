@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the Rust unit and integration tests, then the
+# end-to-end suite that drives the built binary with the official MLflow clients
+# (3.17.2, and a 2.22 client for the core flow). Installs its Python packages itself.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ferroflow/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+echo "== cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  cargo test --workspace --doc --locked
+else
+  cargo test --workspace --locked
+fi
+
+echo "== end-to-end tests"
+cargo build --locked -p ferroflow-cli
+venv=$(scripts/venv.sh tests/e2e/requirements.txt)
+venv2=$(scripts/venv.sh tests/e2e/requirements-mlflow2.txt)
+export FERROFLOW_BIN="$CARGO_TARGET_DIR/debug/ferroflow"
+export MLFLOW2_PYTHON="$venv2/bin/python"
+export FERROFLOW_DATA="$root/../shared/data"
+"$venv/bin/python" -m pytest tests/e2e "$@"

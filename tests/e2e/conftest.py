@@ -1,0 +1,121 @@
+"""Fixtures for the end-to-end suite: a real `ferroflow` process per test, on a free
+loopback port, in its own working directory, driven by the official MLflow client."""
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = os.environ.get("FERROFLOW_BIN") or str(
+    pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/ferroflow/target")) / "debug/ferroflow"
+)
+DATA = pathlib.Path(os.environ.get("FERROFLOW_DATA") or ROOT.parent / "shared" / "data")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `ferroflow server` child process."""
+
+    def __init__(self, workdir: pathlib.Path, *args: str, env: dict | None = None):
+        self.workdir = workdir
+        self.args = list(args)
+        self.port = free_port()
+        self.proc = None
+        self.env = {**os.environ, **(env or {})}
+        self.env.pop("MLFLOW_TRACKING_URI", None)
+        self.log = workdir / f"server-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        prefix = ""
+        if "--static-prefix" in self.args:
+            prefix = self.args[self.args.index("--static-prefix") + 1]
+        return f"http://127.0.0.1:{self.port}{prefix}"
+
+    def start(self, timeout: float = 30.0) -> "Server":
+        self.proc = subprocess.Popen(
+            [BIN, "server", "--port", str(self.port), *self.args],
+            cwd=self.workdir,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ferroflow exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"ferroflow did not become healthy:\n{self.log.read_text()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def api(self, method: str, endpoint: str, **kw) -> requests.Response:
+        return requests.request(method, f"{self.url}/api/2.0/mlflow/{endpoint}", timeout=30, **kw)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def server(workdir):
+    s = Server(workdir).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def mlflow_client(server, monkeypatch):
+    """The official client pointed at the server, with clean fluent-API state."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    mlflow.set_tracking_uri(server.url)
+    while mlflow.active_run():
+        mlflow.end_run()
+    yield mlflow.MlflowClient(server.url)
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    mlflow.set_experiment  # keep the module imported
+    import mlflow.tracking.fluent as fluent
+
+    fluent._active_experiment_id = None
+
+
+def run_cli(*args, env=None, cwd=None, check=True, input=None, timeout=120):
+    """Runs `ferroflow ...` and returns the completed process."""
+    full_env = {**os.environ, **(env or {})}
+    p = subprocess.run(
+        [BIN, *args], capture_output=True, text=True, env=full_env, cwd=cwd, input=input, timeout=timeout
+    )
+    if check and p.returncode != 0:
+        raise AssertionError(f"ferroflow {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p

@@ -1,0 +1,132 @@
+"""`ferroflow server` flags and process behaviour."""
+
+import signal
+import subprocess
+
+import mlflow
+import pytest
+import requests
+
+from conftest import BIN, Server, run_cli
+
+
+def test_index_version_health_and_server_info(server):
+    page = requests.get(server.url + "/")
+    assert page.status_code == 200 and "Ferroflow" in page.text and "/api/2.0/mlflow" in page.text
+    assert requests.get(server.url + "/version").text == "3.17.2"
+    assert requests.get(server.url + "/health").text == "OK"
+    info = requests.get(server.url + "/api/3.0/mlflow/server-info").json()
+    assert info["store_type"] == "SqlStore"
+    ajax = requests.get(server.url + "/ajax-api/2.0/mlflow/experiments/search", params={"max_results": 10}).json()
+    assert ajax["experiments"][0]["name"] == "Default"
+
+
+def test_static_prefix(workdir):
+    s = Server(workdir, "--static-prefix", "/mlflow").start()
+    try:
+        assert requests.get(f"http://127.0.0.1:{s.port}/mlflow/health").text == "OK"
+        assert requests.get(f"http://127.0.0.1:{s.port}/api/2.0/mlflow/experiments/search").status_code == 404
+        c = mlflow.MlflowClient(s.url)
+        exp = c.create_experiment("prefixed")
+        run = c.create_run(exp)
+        c.log_text(run.info.run_id, "hi", "a.txt")
+        assert [a.path for a in c.list_artifacts(run.info.run_id)] == ["a.txt"]
+    finally:
+        s.stop()
+
+
+def test_allowed_hosts_and_cors(workdir):
+    s = Server(workdir, "--allowed-hosts", "good.example:*,127.0.0.1:*", "--cors-allowed-origins", "https://app.example").start()
+    try:
+        url = f"{s.url}/api/2.0/mlflow/experiments/search"
+        assert requests.get(url).status_code == 200
+        bad = requests.get(url, headers={"Host": "evil.example"})
+        assert bad.status_code == 403 and bad.json()["error_code"] == "PERMISSION_DENIED"
+        assert requests.get(url, headers={"Host": "good.example:5000"}).status_code == 200
+        assert requests.get(f"{s.url}/health", headers={"Host": "evil.example"}).status_code == 200
+        pre = requests.options(url, headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+        assert pre.headers.get("access-control-allow-origin") == "https://app.example"
+        blocked = requests.post(f"{s.url}/api/2.0/mlflow/experiments/create", json={"name": "x"}, headers={"Origin": "https://evil.example"})
+        assert blocked.status_code == 403
+        ok = requests.post(f"{s.url}/api/2.0/mlflow/experiments/create", json={"name": "x"}, headers={"Origin": "https://app.example"})
+        assert ok.status_code == 200
+    finally:
+        s.stop()
+
+
+def test_no_serve_artifacts_uses_the_artifact_root_directly(workdir):
+    s = Server(workdir, "--no-serve-artifacts", "--default-artifact-root", str(workdir / "store")).start()
+    try:
+        c = mlflow.MlflowClient(s.url)
+        exp = c.create_experiment("direct")
+        assert c.get_experiment(exp).artifact_location == str(workdir / "store" / exp)
+        r = c.create_run(exp)
+        c.log_text(r.info.run_id, "x", "f.txt")
+        assert (workdir / "store" / exp / r.info.run_id / "artifacts" / "f.txt").read_text() == "x"
+        proxied = requests.get(f"{s.url}/api/2.0/mlflow-artifacts/artifacts", params={"path": "x"})
+        assert proxied.status_code == 404
+    finally:
+        s.stop()
+
+
+def test_artifacts_destination(workdir):
+    s = Server(workdir, "--artifacts-destination", str(workdir / "dest")).start()
+    try:
+        c = mlflow.MlflowClient(s.url)
+        r = c.create_run("0")
+        c.log_text(r.info.run_id, "x", "f.txt")
+        assert (workdir / "dest" / "0" / r.info.run_id / "artifacts" / "f.txt").exists()
+    finally:
+        s.stop()
+
+
+def test_graceful_shutdown_on_sigterm_and_sigint(workdir):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        s = Server(workdir).start()
+        assert s.stop(sig) == 0
+        assert "stopped" in s.log.read_text()
+
+
+def test_ui_is_the_server_and_workers_are_accepted(workdir):
+    import conftest
+
+    port = conftest.free_port()
+    p = subprocess.Popen([BIN, "ui", "--port", str(port), "--workers", "4"], cwd=workdir, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                import time
+
+                time.sleep(0.05)
+        assert requests.get(f"http://127.0.0.1:{port}/health").text == "OK"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=15) == 0
+
+
+def test_file_store_is_refused_with_a_clear_message(workdir):
+    (workdir / "mlruns" / "0").mkdir(parents=True)
+    (workdir / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
+    p = run_cli("server", "--port", "1", check=False, cwd=workdir, timeout=30)
+    assert p.returncode != 0
+    assert "file store" in p.stderr and "not" in p.stderr and "sqlite:///mlflow.db" in p.stderr
+    p = run_cli("server", "--backend-store-uri", "./mlruns", "--port", "1", check=False, cwd=workdir, timeout=30)
+    assert p.returncode != 0 and "file store" in p.stderr
+
+
+def test_port_in_use_is_a_clear_error(server, workdir):
+    p = run_cli("server", "--port", str(server.port), check=False, cwd=workdir, timeout=30)
+    assert p.returncode != 0 and f"cannot listen on 127.0.0.1:{server.port}" in p.stderr
+
+
+def test_help_is_complete():
+    out = run_cli("server", "--help").stdout
+    for flag in ["--host", "--port", "--backend-store-uri", "--default-artifact-root", "--serve-artifacts", "--no-serve-artifacts",
+                 "--artifacts-destination", "--workers", "--allowed-hosts", "--cors-allowed-origins", "--static-prefix"]:
+        assert flag in out, flag
+    top = run_cli("--help").stdout
+    for cmd in ["server", "ui", "experiments", "runs", "artifacts", "db", "gc"]:
+        assert cmd in top
