@@ -94,3 +94,47 @@ def test_a_file_that_is_not_an_mlflow_database_is_refused(workdir):
     with pytest.raises(RuntimeError, match="not an MLflow tracking database"):
         s.start(timeout=10)
     assert (workdir / "junk.db").read_bytes().startswith(b"this is not sqlite"), "the file was left untouched"
+
+
+def test_concurrent_starts_create_the_schema_once(workdir):
+    servers = [Server(workdir, "--backend-store-uri", "sqlite:///shared.db") for _ in range(3)]
+    import threading
+
+    errors = []
+
+    def start(s):
+        try:
+            s.start()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors, errors
+        clients = [mlflow.MlflowClient(s.url) for s in servers]
+        ids = [c.create_experiment(f"from-{i}") for i, c in enumerate(clients)]
+        assert len(set(ids)) == 3
+        assert {e.name for e in clients[0].search_experiments()} == {"Default", "from-0", "from-1", "from-2"}
+    finally:
+        for s in servers:
+            s.stop()
+    with sqlite3.connect(workdir / "shared.db") as db:
+        assert db.execute("select count(*) from alembic_version").fetchone()[0] == 1
+        assert db.execute("select count(*) from experiments where name = 'Default'").fetchone()[0] == 1
+
+
+def test_an_older_mlflow_schema_is_refused_with_instructions(workdir):
+    from conftest import run_cli
+
+    run_cli("db", "upgrade", "sqlite:///old.db", cwd=workdir)
+    with sqlite3.connect(workdir / "old.db") as db:
+        db.execute("update alembic_version set version_num = '0584bdc529eb'")
+    p = run_cli("server", "--backend-store-uri", "sqlite:///old.db", "--port", "1", check=False, cwd=workdir, timeout=30)
+    assert p.returncode == 1
+    assert "0584bdc529eb" in p.stderr and "mlflow db upgrade" in p.stderr
+    with sqlite3.connect(workdir / "old.db") as db:
+        assert db.execute("select version_num from alembic_version").fetchone()[0] == "0584bdc529eb", "nothing was changed"

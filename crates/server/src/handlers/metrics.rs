@@ -31,43 +31,44 @@ pub async fn get_history(State(s): State<AppState>, f: Fields) -> ApiResult<Resp
         .metric_history(&run_id, &key, max_results, token)
         .await?;
 
-    // {"metrics":[ m, m, ... ] , "next_page_token": ... }
+    // {"metrics":[m,m,...],"next_page_token":"..."}, with empty parts omitted as MLflow
+    // does (no metrics is `{}`). `any` tracks whether the list was opened.
+    let any = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opened = any.clone();
     let mut token_rx = Some(history.next_page_token);
-    let body = futures_util::stream::once(async {
-        Ok::<_, std::io::Error>(Bytes::from_static(b"{\"metrics\":["))
-    })
-    .chain(history.metrics.chunks(CHUNK).scan(true, |first, chunk| {
-        let mut buf = Vec::with_capacity(chunk.len() * 96);
-        for m in chunk {
-            match m {
-                Ok(m) => {
-                    if !*first {
-                        buf.push(b',');
-                    }
-                    *first = false;
-                    let _ = serde_json::to_writer(&mut buf, &m);
+    let body =
+        futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from_static(b"{")) })
+            .chain(history.metrics.chunks(CHUNK).map(move |chunk| {
+                let mut buf = Vec::with_capacity(chunk.len() * 96);
+                for m in chunk {
+                    let m = m.map_err(|e| {
+                        tracing::error!(error = %e, "metric history read failed mid-stream");
+                        std::io::Error::other(e.message)
+                    })?;
+                    let first = !opened.swap(true, std::sync::atomic::Ordering::Relaxed);
+                    let sep: &[u8] = if first { b"\"metrics\":[" } else { b"," };
+                    buf.extend_from_slice(sep);
+                    serde_json::to_writer(&mut buf, &m).map_err(std::io::Error::other)?;
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "metric history read failed mid-stream");
-                    return futures_util::future::ready(Some(Err(std::io::Error::other(
-                        e.message,
-                    ))));
+                Ok(Bytes::from(buf))
+            }))
+            .chain(futures_util::stream::once(async move {
+                let token = match token_rx.take() {
+                    Some(rx) => rx.await.ok().flatten(),
+                    None => None,
+                };
+                let listed = any.load(std::sync::atomic::Ordering::Relaxed);
+                let mut tail = String::from(if listed { "]" } else { "" });
+                if let Some(t) = token {
+                    tail.push_str(if listed { "," } else { "" });
+                    tail.push_str(&format!(
+                        "\"next_page_token\":{}",
+                        serde_json::Value::String(t)
+                    ));
                 }
-            }
-        }
-        futures_util::future::ready(Some(Ok(Bytes::from(buf))))
-    }))
-    .chain(futures_util::stream::once(async move {
-        let token = match token_rx.take() {
-            Some(rx) => rx.await.ok().flatten(),
-            None => None,
-        };
-        let tail = match token {
-            Some(t) => format!("],\"next_page_token\":{}}}", serde_json::Value::String(t)),
-            None => "]}".to_string(),
-        };
-        Ok(Bytes::from(tail))
-    }));
+                tail.push('}');
+                Ok(Bytes::from(tail))
+            }));
     let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

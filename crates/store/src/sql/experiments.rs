@@ -13,29 +13,26 @@ use ferroflow_core::validation::{
     validate_experiment_tag,
 };
 use ferroflow_core::{Error, Result, now_millis, page_token};
-use futures_util::FutureExt;
-use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 
-use super::query::{
-    Arg, Sql, execute, fetch_all, fetch_optional, get_i64, get_opt_i64, get_opt_str, get_str,
-};
+use super::db::{Conn, Row};
+use super::query::{Arg, Sql};
 use super::{Dialect, SqlStore};
 
 const COLUMNS: &str = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace";
 
-fn from_row(row: &AnyRow) -> Result<Experiment> {
+fn from_row(row: &Row) -> Result<Experiment> {
     Ok(Experiment {
-        experiment_id: get_i64(row, "experiment_id")?.to_string(),
-        name: get_str(row, "name")?,
-        artifact_location: get_str(row, "artifact_location")?,
-        lifecycle_stage: get_opt_str(row, "lifecycle_stage")?
+        experiment_id: row.i64("experiment_id")?.to_string(),
+        name: row.str("name")?,
+        artifact_location: row.str("artifact_location")?,
+        lifecycle_stage: row
+            .opt_str("lifecycle_stage")?
             .unwrap_or_else(|| "active".into())
             .parse()?,
-        last_update_time: get_opt_i64(row, "last_update_time")?,
-        creation_time: get_opt_i64(row, "creation_time")?,
+        last_update_time: row.opt_i64("last_update_time")?,
+        creation_time: row.opt_i64("creation_time")?,
         tags: Vec::new(),
-        workspace: get_opt_str(row, "workspace")?,
+        workspace: row.opt_str("workspace")?,
     })
 }
 
@@ -43,24 +40,33 @@ pub(super) fn not_found(id: &str) -> Error {
     Error::not_found(format!("No Experiment with id={id} exists"))
 }
 
-/// Reads an experiment (without tags) inside a write transaction.
-pub(super) async fn get_in_tx(conn: &mut AnyConnection, d: Dialect, id: i64) -> Result<Experiment> {
-    let row = fetch_optional(
-        &mut *conn,
-        d,
-        Sql::new(format!(
+/// Reads an experiment without its tags.
+pub(super) fn get_row(c: &dyn Conn, id: i64) -> Result<Experiment> {
+    c.query_opt(
+        &Sql::new(format!(
             "SELECT {COLUMNS} FROM experiments WHERE experiment_id = ?"
         ))
         .with(id),
-    )
-    .await?;
-    row.as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or_else(|| not_found(&id.to_string()))
+    )?
+    .as_ref()
+    .map(from_row)
+    .transpose()?
+    .ok_or_else(|| not_found(&id.to_string()))
 }
 
-async fn attach_tags(store: &SqlStore, exps: &mut [Experiment]) -> Result<()> {
+/// Reads an experiment and checks it is active.
+pub(super) fn get_active(c: &dyn Conn, id: i64) -> Result<Experiment> {
+    let exp = get_row(c, id)?;
+    if exp.lifecycle_stage != LifecycleStage::Active {
+        return Err(Error::invalid_param(format!(
+            "The experiment {id} must be in the 'active' state. Current state is {}.",
+            exp.lifecycle_stage
+        )));
+    }
+    Ok(exp)
+}
+
+fn attach_tags(c: &dyn Conn, exps: &mut [Experiment]) -> Result<()> {
     if exps.is_empty() {
         return Ok(());
     }
@@ -70,17 +76,29 @@ async fn attach_tags(store: &SqlStore, exps: &mut [Experiment]) -> Result<()> {
         exps.iter()
             .map(|e| Arg::Int(e.experiment_id.parse().unwrap_or(-1))),
     );
-    let rows = fetch_all(&store.read, store.dialect, sql).await?;
     let mut by_id: HashMap<String, Vec<Tag>> = HashMap::new();
-    for r in &rows {
+    for r in c.query(&sql)? {
         by_id
-            .entry(get_i64(r, "experiment_id")?.to_string())
+            .entry(r.i64("experiment_id")?.to_string())
             .or_default()
-            .push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
+            .push(Tag::new(r.str("key")?, r.str("value")?));
     }
     for e in exps.iter_mut() {
         e.tags = by_id.remove(&e.experiment_id).unwrap_or_default();
     }
+    Ok(())
+}
+
+fn upsert_tag(c: &dyn Conn, id: i64, t: &Tag) -> Result<()> {
+    c.execute(
+        &Sql::new(
+            "INSERT INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?) \
+             ON CONFLICT (key, experiment_id) DO UPDATE SET value = excluded.value",
+        )
+        .with(&t.key)
+        .with(&t.value)
+        .with(id),
+    )?;
     Ok(())
 }
 
@@ -94,7 +112,6 @@ pub async fn create(
     for t in &tags {
         validate_experiment_tag(t)?;
     }
-    let d = store.dialect;
     let name = name.to_string();
     let location = artifact_location
         .filter(|l| !l.is_empty())
@@ -102,92 +119,70 @@ pub async fn create(
     let root = store.default_artifact_root.clone();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let existing =
-                    fetch_optional(&mut *conn, d, Sql::new("SELECT lifecycle_stage FROM experiments WHERE name = ?").with(&name)).await?;
-                if let Some(row) = existing {
-                    let stage = get_str(&row, "lifecycle_stage")?;
-                    return Err(if stage == "deleted" {
-                        Error::already_exists(format!(
-                            "Experiment '{name}' already exists in deleted state. You can restore the experiment, or permanently delete the experiment with `ferroflow gc` to free the name."
-                        ))
-                    } else {
-                        Error::already_exists(format!("Experiment(name={name}) already exists."))
-                    });
-                }
-                let now = now_millis();
-                let row = fetch_optional(
-                    &mut *conn,
-                    d,
-                    Sql::new("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) VALUES (?, ?, 'active', ?, ?, 'default') RETURNING experiment_id")
-                        .with(&name)
-                        .with(location.clone().unwrap_or_default())
-                        .with(now)
-                        .with(now),
-                )
-                .await?
-                .ok_or_else(|| Error::internal("the experiment insert returned no id"))?;
-                let id = get_i64(&row, "experiment_id")?;
-                if location.is_none() {
-                    let loc = ferroflow_core::uri::join(&root, &id.to_string());
-                    execute(&mut *conn, d, Sql::new("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?").with(loc).with(id)).await?;
-                }
-                for t in tags {
-                    upsert_tag(&mut *conn, d, id, &t).await?;
-                }
-                Ok(id.to_string())
+        .write(move |c| {
+            if let Some(row) = c.query_opt(&Sql::new("SELECT lifecycle_stage FROM experiments WHERE name = ?").with(&name))? {
+                return Err(if row.str("lifecycle_stage")? == "deleted" {
+                    Error::already_exists(format!(
+                        "Experiment '{name}' already exists in deleted state. You can restore the experiment, or permanently delete it with `ferroflow gc` to free the name."
+                    ))
+                } else {
+                    Error::already_exists(format!("Experiment(name={name}) already exists."))
+                });
             }
-            .boxed()
+            let now = now_millis();
+            let row = c
+                .query_opt(
+                    &Sql::new(
+                        "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) \
+                         VALUES (?, ?, 'active', ?, ?, 'default') RETURNING experiment_id",
+                    )
+                    .with(&name)
+                    .with(location.clone().unwrap_or_default())
+                    .with(now)
+                    .with(now),
+                )?
+                .ok_or_else(|| Error::internal("the experiment insert returned no id"))?;
+            let id = row.i64("experiment_id")?;
+            if location.is_none() {
+                let loc = ferroflow_core::uri::join(&root, &id.to_string());
+                c.execute(&Sql::new("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?").with(loc).with(id))?;
+            }
+            for t in &tags {
+                upsert_tag(c, id, t)?;
+            }
+            Ok(id.to_string())
         })
         .await
 }
 
-async fn upsert_tag(conn: &mut AnyConnection, d: Dialect, id: i64, t: &Tag) -> Result<()> {
-    execute(
-        &mut *conn,
-        d,
-        Sql::new("INSERT INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?) ON CONFLICT (key, experiment_id) DO UPDATE SET value = excluded.value")
-            .with(&t.key)
-            .with(&t.value)
-            .with(id),
-    )
-    .await?;
-    Ok(())
-}
-
 pub async fn get(store: &SqlStore, id: &str) -> Result<Experiment> {
     let num = parse_experiment_id(id)?;
-    let row = fetch_optional(
-        &store.read,
-        store.dialect,
-        Sql::new(format!(
-            "SELECT {COLUMNS} FROM experiments WHERE experiment_id = ?"
-        ))
-        .with(num),
-    )
-    .await?;
-    let mut exp = vec![
-        row.as_ref()
-            .map(from_row)
-            .transpose()?
-            .ok_or_else(|| not_found(id))?,
-    ];
-    attach_tags(store, &mut exp).await?;
-    Ok(exp.remove(0))
+    store
+        .read
+        .read(move |c| {
+            let mut exp = vec![get_row(c, num)?];
+            attach_tags(c, &mut exp)?;
+            Ok(exp.remove(0))
+        })
+        .await
 }
 
 pub async fn get_by_name(store: &SqlStore, name: &str) -> Result<Option<Experiment>> {
-    let row = fetch_optional(
-        &store.read,
-        store.dialect,
-        Sql::new(format!("SELECT {COLUMNS} FROM experiments WHERE name = ?")).with(name),
-    )
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let mut exp = vec![from_row(&row)?];
-    attach_tags(store, &mut exp).await?;
-    Ok(exp.pop())
+    let name = name.to_string();
+    store
+        .read
+        .read(move |c| {
+            let Some(row) = c.query_opt(
+                &Sql::new(format!("SELECT {COLUMNS} FROM experiments WHERE name = ?")).with(&name),
+            )?
+            else {
+                return Ok(None);
+            };
+            let mut exp = vec![from_row(&row)?];
+            attach_tags(c, &mut exp)?;
+            Ok(exp.pop())
+        })
+        .await
 }
 
 fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
@@ -209,17 +204,13 @@ fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
         }
         Expr::Cond(c) => match &c.key {
             ExperimentKey::Attr(ExperimentAttr::ExperimentId) => {
-                let ids = |v: &Value| -> Vec<Arg> {
-                    match v {
-                        Value::Str(s) | Value::Num(s) => {
-                            vec![Arg::Int(s.trim().parse().unwrap_or(-1))]
-                        }
-                        Value::List(l) => l
-                            .iter()
-                            .map(|s| Arg::Int(s.trim().parse().unwrap_or(-1)))
-                            .collect(),
-                        Value::None => vec![],
-                    }
+                let ids: Vec<Arg> = match &c.value {
+                    Value::Str(s) | Value::Num(s) => vec![Arg::Int(s.trim().parse().unwrap_or(-1))],
+                    Value::List(l) => l
+                        .iter()
+                        .map(|s| Arg::Int(s.trim().parse().unwrap_or(-1)))
+                        .collect(),
+                    Value::None => vec![],
                 };
                 let not = matches!(c.op, Op::Ne | Op::NotIn);
                 sql.push(if not {
@@ -227,7 +218,7 @@ fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
                 } else {
                     "e.experiment_id IN "
                 });
-                sql.push_list(ids(&c.value));
+                sql.push_list(ids);
             }
             ExperimentKey::Attr(a) if a.is_numeric() => {
                 let Value::Num(n) = &c.value else { return };
@@ -292,21 +283,19 @@ pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page
     let filter = parse_experiment_filter(&s.filter)?;
     let order = parse_experiment_order_by(&s.order_by)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;
-    let d = store.dialect;
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("e.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut sql = Sql::new(format!(
-        "SELECT {} FROM experiments e WHERE e.lifecycle_stage IN ",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("e.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "SELECT {columns} FROM experiments e WHERE e.lifecycle_stage IN "
     ));
     sql.push_list(s.view.stages().iter().map(|st| st.as_str()));
     if let Some(f) = &filter {
         sql.push(" AND ");
-        compile_filter(d, f, &mut sql);
+        compile_filter(store.dialect, f, &mut sql);
     }
-    sql.push(" ORDER BY ");
     let default = [
         OrderBy {
             key: ExperimentKey::Attr(ExperimentAttr::CreationTime),
@@ -322,216 +311,194 @@ pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page
     } else {
         &order[..]
     };
-    let mut clauses = Vec::new();
-    for o in order {
-        if let ExperimentKey::Attr(a) = &o.key {
-            clauses.push(format!(
+    let mut clauses: Vec<String> = order
+        .iter()
+        .filter_map(|o| match &o.key {
+            ExperimentKey::Attr(a) => Some(format!(
                 "e.{} {}",
                 a.column(),
                 if o.ascending { "ASC" } else { "DESC" }
-            ));
-        }
-    }
+            )),
+            ExperimentKey::Tag(_) => None,
+        })
+        .collect();
     if !order
         .iter()
         .any(|o| o.key == ExperimentKey::Attr(ExperimentAttr::ExperimentId))
     {
         clauses.push("e.experiment_id ASC".into());
     }
-    sql.push(&clauses.join(", "));
+    sql.push(" ORDER BY ").push(&clauses.join(", "));
     sql.push(" LIMIT ? OFFSET ?")
         .arg(s.max_results + 1)
         .arg(offset);
-    let rows = fetch_all(&store.read, d, sql).await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let next_page_token = if items.len() as i64 > s.max_results {
-        items.truncate(s.max_results as usize);
-        Some(page_token::encode_offset(offset + s.max_results))
-    } else {
-        None
-    };
-    attach_tags(store, &mut items).await?;
-    Ok(Page {
-        items,
-        next_page_token,
-    })
+    let max = s.max_results;
+    store
+        .read
+        .read(move |c| {
+            let mut items = c
+                .query(&sql)?
+                .iter()
+                .map(from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let next_page_token = if items.len() as i64 > max {
+                items.truncate(max as usize);
+                Some(page_token::encode_offset(offset + max))
+            } else {
+                None
+            };
+            attach_tags(c, &mut items)?;
+            Ok(Page {
+                items,
+                next_page_token,
+            })
+        })
+        .await
 }
 
 pub async fn rename(store: &SqlStore, id: &str, new_name: &str) -> Result<()> {
     validate_experiment_name(new_name)?;
     let num = parse_experiment_id(id)?;
-    let d = store.dialect;
     let new_name = new_name.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let exp = get_in_tx(conn, d, num).await?;
-                if exp.lifecycle_stage != LifecycleStage::Active {
-                    return Err(Error::invalid_param("Cannot rename a non-active experiment."));
-                }
-                if exp.name == new_name {
-                    return Ok(());
-                }
-                let taken = fetch_optional(&mut *conn, d, Sql::new("SELECT experiment_id FROM experiments WHERE name = ?").with(&new_name)).await?;
-                if taken.is_some() {
-                    return Err(Error::already_exists(format!("Experiment(name={new_name}) already exists.")));
-                }
-                execute(
-                    &mut *conn,
-                    d,
-                    Sql::new("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?").with(&new_name).with(now_millis()).with(num),
-                )
-                .await?;
-                Ok(())
+        .write(move |c| {
+            let exp = get_row(c, num)?;
+            if exp.lifecycle_stage != LifecycleStage::Active {
+                return Err(Error::invalid_param(
+                    "Cannot rename a non-active experiment.",
+                ));
             }
-            .boxed()
+            if exp.name == new_name {
+                return Ok(());
+            }
+            if c.query_opt(
+                &Sql::new("SELECT experiment_id FROM experiments WHERE name = ?").with(&new_name),
+            )?
+            .is_some()
+            {
+                return Err(Error::already_exists(format!(
+                    "Experiment(name={new_name}) already exists."
+                )));
+            }
+            c.execute(
+                &Sql::new(
+                    "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+                )
+                .with(&new_name)
+                .with(now_millis())
+                .with(num),
+            )?;
+            Ok(())
         })
         .await
 }
 
-pub async fn set_lifecycle(store: &SqlStore, id: &str, stage: LifecycleStage) -> Result<()> {
+pub async fn set_lifecycle(store: &SqlStore, id: &str, to: LifecycleStage) -> Result<()> {
     let num = parse_experiment_id(id)?;
-    let d = store.dialect;
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let exp = get_in_tx(conn, d, num).await?;
-                let (from, to) = match stage {
-                    LifecycleStage::Deleted => (LifecycleStage::Active, LifecycleStage::Deleted),
-                    LifecycleStage::Active => (LifecycleStage::Deleted, LifecycleStage::Active),
-                };
-                if exp.lifecycle_stage != from {
-                    return Err(Error::invalid_param(match to {
-                        LifecycleStage::Deleted => format!("Cannot delete experiment {num}: it is already deleted."),
-                        LifecycleStage::Active => format!("Cannot restore experiment {num}: it is not deleted."),
-                    }));
-                }
-                if num == 0 && to == LifecycleStage::Deleted {
-                    return Err(Error::invalid_param("Cannot delete the default experiment '0'. This is an internally reserved experiment."));
-                }
-                let now = now_millis();
-                execute(
-                    &mut *conn,
-                    d,
-                    Sql::new("UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?").with(to.as_str()).with(now).with(num),
-                )
-                .await?;
-                let deleted_time = if to == LifecycleStage::Deleted { Arg::Int(now) } else { Arg::Null };
-                execute(
-                    &mut *conn,
-                    d,
-                    Sql::new("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?").with(to.as_str()).with(deleted_time).with(num),
-                )
-                .await?;
-                Ok(())
+        .write(move |c| {
+            let exp = get_row(c, num)?;
+            let from = match to {
+                LifecycleStage::Deleted => LifecycleStage::Active,
+                LifecycleStage::Active => LifecycleStage::Deleted,
+            };
+            if exp.lifecycle_stage != from {
+                return Err(Error::invalid_param(match to {
+                    LifecycleStage::Deleted => format!("Cannot delete experiment {num}: it is already deleted."),
+                    LifecycleStage::Active => format!("Cannot restore experiment {num}: it is not deleted."),
+                }));
             }
-            .boxed()
+            if num == 0 && to == LifecycleStage::Deleted {
+                return Err(Error::invalid_param("Cannot delete the default experiment '0'. This is an internally reserved experiment."));
+            }
+            let now = now_millis();
+            c.execute(
+                &Sql::new("UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?")
+                    .with(to.as_str())
+                    .with(now)
+                    .with(num),
+            )?;
+            let deleted_time = if to == LifecycleStage::Deleted { Arg::Int(now) } else { Arg::Null };
+            c.execute(
+                &Sql::new("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?")
+                    .with(to.as_str())
+                    .with(deleted_time)
+                    .with(num),
+            )?;
+            Ok(())
         })
         .await
-}
-
-pub(super) async fn active_in_tx(
-    conn: &mut AnyConnection,
-    d: Dialect,
-    num: i64,
-) -> Result<Experiment> {
-    let exp = get_in_tx(conn, d, num).await?;
-    if exp.lifecycle_stage != LifecycleStage::Active {
-        return Err(Error::invalid_param(format!(
-            "The experiment {num} must be in the 'active' state. Current state is {}.",
-            exp.lifecycle_stage
-        )));
-    }
-    Ok(exp)
 }
 
 pub async fn set_tag(store: &SqlStore, id: &str, tag: Tag) -> Result<()> {
     validate_experiment_tag(&tag)?;
     let num = parse_experiment_id(id)?;
-    let d = store.dialect;
     store
         .writer
-        .write(move |conn| {
-            async move {
-                active_in_tx(conn, d, num).await?;
-                upsert_tag(conn, d, num, &tag).await?;
-                execute(
-                    &mut *conn,
-                    d,
-                    Sql::new("UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?")
-                        .with(now_millis())
-                        .with(num),
-                )
-                .await?;
-                Ok(())
-            }
-            .boxed()
+        .write(move |c| {
+            get_active(c, num)?;
+            upsert_tag(c, num, &tag)?;
+            c.execute(
+                &Sql::new("UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?")
+                    .with(now_millis())
+                    .with(num),
+            )?;
+            Ok(())
         })
         .await
 }
 
 pub async fn delete_tag(store: &SqlStore, id: &str, key: &str) -> Result<()> {
     let num = parse_experiment_id(id)?;
-    let d = store.dialect;
     let key = key.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                active_in_tx(conn, d, num).await?;
-                let n = execute(
-                    &mut *conn,
-                    d,
-                    Sql::new("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?")
-                        .with(num)
-                        .with(&key),
-                )
-                .await?;
-                if n == 0 {
-                    return Err(Error::not_found(format!(
-                        "No tag with name: {key} in experiment with id {num}"
-                    )));
-                }
-                Ok(())
+        .write(move |c| {
+            get_active(c, num)?;
+            let n = c.execute(
+                &Sql::new("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?")
+                    .with(num)
+                    .with(&key),
+            )?;
+            if n == 0 {
+                return Err(Error::not_found(format!(
+                    "No tag with name: {key} in experiment with id {num}"
+                )));
             }
-            .boxed()
+            Ok(())
         })
         .await
 }
 
 pub async fn purge(store: &SqlStore, id: &str) -> Result<()> {
     let num = parse_experiment_id(id)?;
-    let d = store.dialect;
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let exp = get_in_tx(conn, d, num).await?;
-                if exp.lifecycle_stage != LifecycleStage::Deleted {
-                    return Err(Error::invalid_param(format!("Experiment {num} is not deleted; only deleted experiments can be purged")));
-                }
-                let runs = fetch_optional(&mut *conn, d, Sql::new("SELECT COUNT(*) AS n FROM runs WHERE experiment_id = ?").with(num)).await?;
-                if runs.map(|r| get_i64(&r, "n")).transpose()?.unwrap_or(0) > 0 {
-                    return Err(Error::invalid_param(format!("Experiment {num} still has runs; purge them first")));
-                }
-                for stmt in [
-                    "DELETE FROM logged_model_metrics WHERE experiment_id = ?",
-                    "DELETE FROM logged_model_params WHERE experiment_id = ?",
-                    "DELETE FROM logged_model_tags WHERE experiment_id = ?",
-                    "DELETE FROM logged_models WHERE experiment_id = ?",
-                    "DELETE FROM input_tags WHERE input_uuid IN (SELECT i.input_uuid FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id WHERE ds.experiment_id = ?)",
-                    "DELETE FROM inputs WHERE source_type = 'DATASET' AND source_id IN (SELECT dataset_uuid FROM datasets WHERE experiment_id = ?)",
-                    "DELETE FROM datasets WHERE experiment_id = ?",
-                    "DELETE FROM experiment_tags WHERE experiment_id = ?",
-                    "DELETE FROM experiments WHERE experiment_id = ?",
-                ] {
-                    execute(&mut *conn, d, Sql::new(stmt).with(num)).await?;
-                }
-                Ok(())
+        .write(move |c| {
+            let exp = get_row(c, num)?;
+            if exp.lifecycle_stage != LifecycleStage::Deleted {
+                return Err(Error::invalid_param(format!("Experiment {num} is not deleted; only deleted experiments can be purged")));
             }
-            .boxed()
+            let runs = c.query_opt(&Sql::new("SELECT COUNT(*) AS n FROM runs WHERE experiment_id = ?").with(num))?;
+            if runs.map(|r| r.i64("n")).transpose()?.unwrap_or(0) > 0 {
+                return Err(Error::invalid_param(format!("Experiment {num} still has runs; purge them first")));
+            }
+            for stmt in [
+                "DELETE FROM logged_model_metrics WHERE experiment_id = ?",
+                "DELETE FROM logged_model_params WHERE experiment_id = ?",
+                "DELETE FROM logged_model_tags WHERE experiment_id = ?",
+                "DELETE FROM logged_models WHERE experiment_id = ?",
+                "DELETE FROM input_tags WHERE input_uuid IN (SELECT i.input_uuid FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id WHERE ds.experiment_id = ?)",
+                "DELETE FROM inputs WHERE source_type = 'DATASET' AND source_id IN (SELECT dataset_uuid FROM datasets WHERE experiment_id = ?)",
+                "DELETE FROM datasets WHERE experiment_id = ?",
+                "DELETE FROM experiment_tags WHERE experiment_id = ?",
+                "DELETE FROM experiments WHERE experiment_id = ?",
+            ] {
+                c.execute(&Sql::new(stmt).with(num))?;
+            }
+            Ok(())
         })
         .await
 }

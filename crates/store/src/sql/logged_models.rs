@@ -14,14 +14,10 @@ use ferroflow_core::search::logged_models::{
 use ferroflow_core::search::{Expr, Op, Value};
 use ferroflow_core::validation::{parse_experiment_id, validate_key};
 use ferroflow_core::{Error, Result, ids, now_millis, page_token};
-use futures_util::FutureExt;
-use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 
+use super::db::{Conn, Row};
 use super::experiments::{self, string_cond};
-use super::query::{
-    Arg, Sql, execute, fetch_all, fetch_optional, get_i64, get_opt_f64, get_opt_str, get_str,
-};
+use super::query::{Arg, Sql};
 use super::{Dialect, SqlStore};
 use crate::{CreateLoggedModel, LoggedModelSearch};
 
@@ -31,127 +27,97 @@ fn not_found(id: &str) -> Error {
     Error::not_found(format!("Logged model with ID '{id}' not found."))
 }
 
-fn info_from_row(r: &AnyRow) -> Result<LoggedModelInfo> {
+fn info_from_row(r: &Row) -> Result<LoggedModelInfo> {
     Ok(LoggedModelInfo {
-        model_id: get_str(r, "model_id")?,
-        experiment_id: get_i64(r, "experiment_id")?.to_string(),
-        name: get_str(r, "name")?,
-        creation_timestamp_ms: get_i64(r, "creation_timestamp_ms")?,
-        last_updated_timestamp_ms: get_i64(r, "last_updated_timestamp_ms")?,
-        artifact_uri: get_str(r, "artifact_location")?,
-        status: LoggedModelStatus::from_code(get_i64(r, "status")?),
-        model_type: get_str(r, "model_type")?,
-        source_run_id: get_opt_str(r, "source_run_id")?.filter(|s| !s.is_empty()),
-        status_message: get_opt_str(r, "status_message")?.filter(|s| !s.is_empty()),
+        model_id: r.str("model_id")?,
+        experiment_id: r.i64("experiment_id")?.to_string(),
+        name: r.str("name")?,
+        creation_timestamp_ms: r.i64("creation_timestamp_ms")?,
+        last_updated_timestamp_ms: r.i64("last_updated_timestamp_ms")?,
+        artifact_uri: r.str("artifact_location")?,
+        status: LoggedModelStatus::from_code(r.i64("status")?),
+        model_type: r.str("model_type")?,
+        source_run_id: r.opt_str("source_run_id")?.filter(|s| !s.is_empty()),
+        status_message: r.opt_str("status_message")?.filter(|s| !s.is_empty()),
         tags: Vec::new(),
         registrations: Vec::new(),
     })
 }
 
-async fn hydrate(store: &SqlStore, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>> {
+fn hydrate(c: &dyn Conn, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>> {
     if infos.is_empty() {
         return Ok(Vec::new());
     }
-    let d = store.dialect;
     let list = |prefix: &str| {
         let mut s = Sql::new(prefix);
         s.push_list(infos.iter().map(|i| i.model_id.clone()));
         s
     };
-    let (tags, params, metrics) = tokio::try_join!(
-        fetch_all(
-            &store.read,
-            d,
-            list("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ")
-        ),
-        fetch_all(
-            &store.read,
-            d,
-            list(
-                "SELECT model_id, param_key, param_value FROM logged_model_params WHERE model_id IN "
-            )
-        ),
-        fetch_all(
-            &store.read,
-            d,
-            list(
-                "SELECT model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, dataset_name, dataset_digest FROM logged_model_metrics WHERE model_id IN "
-            )
-        ),
-    )?;
-    let mut t: HashMap<String, Vec<Tag>> = HashMap::new();
-    for r in &tags {
-        t.entry(get_str(r, "model_id")?)
+    let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
+    for r in c.query(&list(
+        "SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ",
+    ))? {
+        tags.entry(r.str("model_id")?)
             .or_default()
-            .push(Tag::new(get_str(r, "tag_key")?, get_str(r, "tag_value")?));
+            .push(Tag::new(r.str("tag_key")?, r.str("tag_value")?));
     }
-    let mut p: HashMap<String, Vec<Param>> = HashMap::new();
-    for r in &params {
-        p.entry(get_str(r, "model_id")?)
+    let mut params: HashMap<String, Vec<Param>> = HashMap::new();
+    for r in c.query(&list(
+        "SELECT model_id, param_key, param_value FROM logged_model_params WHERE model_id IN ",
+    ))? {
+        params
+            .entry(r.str("model_id")?)
             .or_default()
-            .push(Param::new(
-                get_str(r, "param_key")?,
-                get_str(r, "param_value")?,
-            ));
+            .push(Param::new(r.str("param_key")?, r.str("param_value")?));
     }
-    let mut m: HashMap<String, Vec<Metric>> = HashMap::new();
-    for r in &metrics {
-        let model_id = get_str(r, "model_id")?;
-        let value = get_opt_f64(r, "metric_value")?.unwrap_or(f64::NAN);
-        let mut metric = Metric::new(
-            get_str(r, "metric_name")?,
-            value,
-            get_i64(r, "metric_timestamp_ms")?,
-            get_i64(r, "metric_step")?,
-        );
-        metric.run_id = get_opt_str(r, "run_id")?;
-        metric.dataset_name = get_opt_str(r, "dataset_name")?;
-        metric.dataset_digest = get_opt_str(r, "dataset_digest")?;
-        metric.model_id = Some(model_id.clone());
-        m.entry(model_id).or_default().push(metric);
+    let mut metrics: HashMap<String, Vec<Metric>> = HashMap::new();
+    for r in c.query(&list(
+        "SELECT model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, dataset_name, dataset_digest \
+         FROM logged_model_metrics WHERE model_id IN ",
+    ))? {
+        let model_id = r.str("model_id")?;
+        let value = r.opt_f64("metric_value")?.unwrap_or(f64::NAN);
+        let mut m = Metric::new(r.str("metric_name")?, value, r.i64("metric_timestamp_ms")?, r.i64("metric_step")?);
+        m.run_id = r.opt_str("run_id")?;
+        m.dataset_name = r.opt_str("dataset_name")?;
+        m.dataset_digest = r.opt_str("dataset_digest")?;
+        m.model_id = Some(model_id.clone());
+        metrics.entry(model_id).or_default().push(m);
     }
     Ok(infos
         .into_iter()
         .map(|mut info| {
-            info.tags = t.remove(&info.model_id).unwrap_or_default();
+            info.tags = tags.remove(&info.model_id).unwrap_or_default();
             let data = LoggedModelData {
-                params: p.remove(&info.model_id).unwrap_or_default(),
-                metrics: m.remove(&info.model_id).unwrap_or_default(),
+                params: params.remove(&info.model_id).unwrap_or_default(),
+                metrics: metrics.remove(&info.model_id).unwrap_or_default(),
             };
             LoggedModel { info, data }
         })
         .collect())
 }
 
-async fn active_in_tx(
-    conn: &mut AnyConnection,
-    d: Dialect,
-    model_id: &str,
-) -> Result<LoggedModelInfo> {
-    let row = fetch_optional(
-        &mut *conn,
-        d,
-        Sql::new(format!("SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ? AND COALESCE(lm.lifecycle_stage, 'active') = 'active'")).with(model_id),
-    )
-    .await?;
-    row.as_ref()
-        .map(info_from_row)
-        .transpose()?
-        .ok_or_else(|| not_found(model_id))
+fn active(c: &dyn Conn, model_id: &str) -> Result<LoggedModelInfo> {
+    c.query_opt(
+        &Sql::new(format!(
+            "SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ? AND COALESCE(lm.lifecycle_stage, 'active') = 'active'"
+        ))
+        .with(model_id),
+    )?
+    .as_ref()
+    .map(info_from_row)
+    .transpose()?
+    .ok_or_else(|| not_found(model_id))
 }
 
-async fn upsert_tags(
-    conn: &mut AnyConnection,
-    d: Dialect,
-    model_id: &str,
-    exp_id: i64,
-    tags: &[Tag],
-) -> Result<()> {
+fn get_sync(c: &dyn Conn, model_id: &str) -> Result<LoggedModel> {
+    Ok(hydrate(c, vec![active(c, model_id)?])?.remove(0))
+}
+
+fn upsert_tags(c: &dyn Conn, model_id: &str, exp_id: i64, tags: &[Tag]) -> Result<()> {
     for t in tags {
-        execute(
-            &mut *conn,
-            d,
-            Sql::new(
+        c.execute(
+            &Sql::new(
                 "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) VALUES (?, ?, ?, ?) \
                  ON CONFLICT (model_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
             )
@@ -159,24 +125,15 @@ async fn upsert_tags(
             .with(exp_id)
             .with(&t.key)
             .with(&t.value),
-        )
-        .await?;
+        )?;
     }
     Ok(())
 }
 
-async fn upsert_params(
-    conn: &mut AnyConnection,
-    d: Dialect,
-    model_id: &str,
-    exp_id: i64,
-    params: &[Param],
-) -> Result<()> {
+fn upsert_params(c: &dyn Conn, model_id: &str, exp_id: i64, params: &[Param]) -> Result<()> {
     for p in params {
-        execute(
-            &mut *conn,
-            d,
-            Sql::new(
+        c.execute(
+            &Sql::new(
                 "INSERT INTO logged_model_params (model_id, experiment_id, param_key, param_value) VALUES (?, ?, ?, ?) \
                  ON CONFLICT (model_id, param_key) DO UPDATE SET param_value = excluded.param_value",
             )
@@ -184,8 +141,7 @@ async fn upsert_params(
             .with(exp_id)
             .with(&p.key)
             .with(&p.value),
-        )
-        .await?;
+        )?;
     }
     Ok(())
 }
@@ -198,91 +154,62 @@ pub async fn create(store: &SqlStore, req: CreateLoggedModel) -> Result<LoggedMo
     for p in &req.params {
         validate_key(&p.key, "params.key")?;
     }
-    let d = store.dialect;
     let model_id = ids::new_logged_model_id();
     let name = req
         .name
+        .clone()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(ids::random_run_name);
-    let id = model_id.clone();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let exp = experiments::active_in_tx(conn, d, exp_id).await?;
-                if let Some(run) = &req.source_run_id {
-                    let exists = fetch_optional(&mut *conn, d, Sql::new("SELECT 1 AS x FROM runs WHERE run_uuid = ?").with(run)).await?;
-                    if exists.is_none() {
-                        return Err(Error::not_found(format!("Run with id={run} not found")));
-                    }
-                }
-                let now = now_millis();
-                let location = ferroflow_core::uri::join(&exp.artifact_location, &format!("models/{id}/artifacts"));
-                execute(
-                    &mut *conn,
-                    d,
-                    Sql::new(
-                        "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage, model_type, source_run_id, status_message) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL)",
-                    )
-                    .with(&id)
-                    .with(exp_id)
-                    .with(&name)
-                    .with(location)
-                    .with(now)
-                    .with(now)
-                    .with(LoggedModelStatus::Pending.code())
-                    .with(req.model_type.unwrap_or_default())
-                    .with(req.source_run_id.clone()),
-                )
-                .await?;
-                upsert_params(conn, d, &id, exp_id, &req.params).await?;
-                upsert_tags(conn, d, &id, exp_id, &req.tags).await?;
-                Ok(())
+        .write(move |c| {
+            let exp = experiments::get_active(c, exp_id)?;
+            if let Some(run) = &req.source_run_id
+                && c.query_opt(&Sql::new("SELECT 1 AS x FROM runs WHERE run_uuid = ?").with(run))?.is_none()
+            {
+                return Err(Error::not_found(format!("Run with id={run} not found")));
             }
-            .boxed()
+            let now = now_millis();
+            let location = ferroflow_core::uri::join(&exp.artifact_location, &format!("models/{model_id}/artifacts"));
+            c.execute(
+                &Sql::new(
+                    "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage, model_type, source_run_id, status_message) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL)",
+                )
+                .with(&model_id)
+                .with(exp_id)
+                .with(&name)
+                .with(location)
+                .with(now)
+                .with(now)
+                .with(LoggedModelStatus::Pending.code())
+                .with(req.model_type.clone().unwrap_or_default())
+                .with(req.source_run_id.clone()),
+            )?;
+            upsert_params(c, &model_id, exp_id, &req.params)?;
+            upsert_tags(c, &model_id, exp_id, &req.tags)?;
+            get_sync(c, &model_id)
         })
-        .await?;
-    get(store, &model_id).await
+        .await
 }
 
 pub async fn get(store: &SqlStore, model_id: &str) -> Result<LoggedModel> {
-    let row = fetch_optional(
-        &store.read,
-        store.dialect,
-        Sql::new(format!("SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ? AND COALESCE(lm.lifecycle_stage, 'active') = 'active'")).with(model_id),
-    )
-    .await?;
-    let info = row
-        .as_ref()
-        .map(info_from_row)
-        .transpose()?
-        .ok_or_else(|| not_found(model_id))?;
-    Ok(hydrate(store, vec![info]).await?.remove(0))
+    let model_id = model_id.to_string();
+    store.read.read(move |c| get_sync(c, &model_id)).await
 }
 
-async fn modify<F>(store: &SqlStore, model_id: &str, f: F) -> Result<()>
+/// Runs `f` on an active logged model inside a write; `f` gets the model's experiment id.
+async fn modify<T, F>(store: &SqlStore, model_id: &str, f: F) -> Result<T>
 where
-    F: for<'c> FnOnce(
-            &'c mut AnyConnection,
-            Dialect,
-            String,
-            i64,
-        ) -> futures_util::future::BoxFuture<'c, Result<()>>
-        + Send
-        + 'static,
+    T: Send + 'static,
+    F: FnOnce(&dyn Conn, &str, i64) -> Result<T> + Send + 'static,
 {
-    let d = store.dialect;
     let model_id = model_id.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let info = active_in_tx(conn, d, &model_id).await?;
-                let exp_id: i64 = info.experiment_id.parse().unwrap_or(0);
-                f(conn, d, model_id, exp_id).await
-            }
-            .boxed()
+        .write(move |c| {
+            let info = active(c, &model_id)?;
+            f(c, &model_id, info.experiment_id.parse().unwrap_or(0))
         })
         .await
 }
@@ -292,37 +219,27 @@ pub async fn finalize(
     model_id: &str,
     status: LoggedModelStatus,
 ) -> Result<LoggedModel> {
-    modify(store, model_id, move |conn, d, id, _| {
-        async move {
-            execute(
-                &mut *conn,
-                d,
-                Sql::new("UPDATE logged_models SET status = ?, last_updated_timestamp_ms = ? WHERE model_id = ?").with(status.code()).with(now_millis()).with(&id),
-            )
-            .await?;
-            Ok(())
-        }
-        .boxed()
+    modify(store, model_id, move |c, id, _| {
+        c.execute(
+            &Sql::new("UPDATE logged_models SET status = ?, last_updated_timestamp_ms = ? WHERE model_id = ?")
+                .with(status.code())
+                .with(now_millis())
+                .with(id),
+        )?;
+        get_sync(c, id)
     })
-    .await?;
-    get(store, model_id).await
+    .await
 }
 
 pub async fn delete(store: &SqlStore, model_id: &str) -> Result<()> {
-    modify(store, model_id, |conn, d, id, _| {
-        async move {
-            execute(
-                &mut *conn,
-                d,
-                Sql::new("UPDATE logged_models SET lifecycle_stage = ?, last_updated_timestamp_ms = ? WHERE model_id = ?")
-                    .with(LifecycleStage::Deleted.as_str())
-                    .with(now_millis())
-                    .with(&id),
-            )
-            .await?;
-            Ok(())
-        }
-        .boxed()
+    modify(store, model_id, |c, id, _| {
+        c.execute(
+            &Sql::new("UPDATE logged_models SET lifecycle_stage = ?, last_updated_timestamp_ms = ? WHERE model_id = ?")
+                .with(LifecycleStage::Deleted.as_str())
+                .with(now_millis())
+                .with(id),
+        )?;
+        Ok(())
     })
     .await
 }
@@ -331,32 +248,26 @@ pub async fn set_tags(store: &SqlStore, model_id: &str, tags: Vec<Tag>) -> Resul
     for t in &tags {
         validate_key(&t.key, "key")?;
     }
-    modify(store, model_id, move |conn, d, id, exp| {
-        async move { upsert_tags(conn, d, &id, exp, &tags).await }.boxed()
+    modify(store, model_id, move |c, id, exp| {
+        upsert_tags(c, id, exp, &tags)
     })
     .await
 }
 
 pub async fn delete_tag(store: &SqlStore, model_id: &str, key: &str) -> Result<()> {
     let key = key.to_string();
-    modify(store, model_id, move |conn, d, id, _| {
-        async move {
-            let n = execute(
-                &mut *conn,
-                d,
-                Sql::new("DELETE FROM logged_model_tags WHERE model_id = ? AND tag_key = ?")
-                    .with(&id)
-                    .with(&key),
-            )
-            .await?;
-            if n == 0 {
-                return Err(Error::not_found(format!(
-                    "No tag with key '{key}' found for logged model with ID '{id}'."
-                )));
-            }
-            Ok(())
+    modify(store, model_id, move |c, id, _| {
+        let n = c.execute(
+            &Sql::new("DELETE FROM logged_model_tags WHERE model_id = ? AND tag_key = ?")
+                .with(id)
+                .with(&key),
+        )?;
+        if n == 0 {
+            return Err(Error::not_found(format!(
+                "No tag with key '{key}' found for logged model with ID '{id}'."
+            )));
         }
-        .boxed()
+        Ok(())
     })
     .await
 }
@@ -365,8 +276,8 @@ pub async fn log_params(store: &SqlStore, model_id: &str, params: Vec<Param>) ->
     for p in &params {
         validate_key(&p.key, "key")?;
     }
-    modify(store, model_id, move |conn, d, id, exp| {
-        async move { upsert_params(conn, d, &id, exp, &params).await }.boxed()
+    modify(store, model_id, move |c, id, exp| {
+        upsert_params(c, id, exp, &params)
     })
     .await
 }
@@ -471,7 +382,6 @@ pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<Logge
         .collect::<Result<Vec<_>>>()?;
     let filter = parse_logged_model_filter(&s.filter)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;
-    let d = store.dialect;
     let mut joins = Sql::default();
     let mut order_sql = Vec::new();
     for (i, (field, asc)) in s.order_by.iter().enumerate() {
@@ -503,22 +413,31 @@ pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<Logge
         .push_list(exp_ids);
     if let Some(f) = &filter {
         sql.push(" AND ");
-        compile(d, f, &mut sql)?;
+        compile(store.dialect, f, &mut sql)?;
     }
     sql.push(" ORDER BY ").push(&order_sql.join(", "));
     sql.push(" LIMIT ? OFFSET ?")
         .arg(s.max_results + 1)
         .arg(offset);
-    let rows = fetch_all(&store.read, d, sql).await?;
-    let mut infos = rows.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
-    let next_page_token = if infos.len() as i64 > s.max_results {
-        infos.truncate(s.max_results as usize);
-        Some(page_token::encode_offset(offset + s.max_results))
-    } else {
-        None
-    };
-    Ok(Page {
-        items: hydrate(store, infos).await?,
-        next_page_token,
-    })
+    let max = s.max_results;
+    store
+        .read
+        .read(move |c| {
+            let mut infos = c
+                .query(&sql)?
+                .iter()
+                .map(info_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let next_page_token = if infos.len() as i64 > max {
+                infos.truncate(max as usize);
+                Some(page_token::encode_offset(offset + max))
+            } else {
+                None
+            };
+            Ok(Page {
+                items: hydrate(c, infos)?,
+                next_page_token,
+            })
+        })
+        .await
 }

@@ -8,12 +8,14 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::SqlStore;
-use super::query::{Sql, db_err, fetch_all, get_i64, get_str};
+use super::query::Sql;
 use super::runs::metric_from_row;
 use crate::MetricHistory;
 
-/// Rows in flight between the database and the response: the memory bound of a history.
-const CHANNEL_DEPTH: usize = 2048;
+/// Points read ahead of the response: the memory bound of a history, in batches.
+const CHANNEL_DEPTH: usize = 16;
+/// Points per batch sent from the reader to the response.
+const BATCH: usize = 1024;
 
 pub async fn history(
     store: &SqlStore,
@@ -31,7 +33,7 @@ pub async fn history(
     }
     let offset = page_token::decode_offset(token.as_deref())?;
     let mut sql = Sql::new(
-        "SELECT key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan",
+        "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan",
     );
     sql.arg(run_id).arg(key);
     match max_results {
@@ -43,38 +45,53 @@ pub async fn history(
         }
         None => {}
     }
-    let sql = sql.for_dialect(store.dialect);
-    let pool = store.read.clone();
-    let (tx, rx) = mpsc::channel::<Result<Metric>>(CHANNEL_DEPTH);
+    let (tx, rx) = mpsc::channel::<Result<Vec<Metric>>>(CHANNEL_DEPTH);
     let (token_tx, token_rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let mut rows = sql.query().fetch(&pool);
-        let mut sent: i64 = 0;
-        let mut more = false;
-        while let Some(row) = rows.next().await {
-            if max_results.is_some_and(|m| sent >= m) {
-                more = true;
-                break;
+    store
+        .read
+        .spawn(move |c| {
+            let mut sent: i64 = 0;
+            let mut more = false;
+            let mut batch = Vec::with_capacity(BATCH);
+            let result = c.query_each(&sql, &mut |row| {
+                if max_results.is_some_and(|m| sent >= m) {
+                    more = true;
+                    return Ok(false);
+                }
+                batch.push(metric_from_row(&row)?);
+                sent += 1;
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // The receiver is gone when the client disconnected: stop reading.
+                    return Ok(tx.blocking_send(Ok(full)).is_ok());
+                }
+                Ok(true)
+            });
+            match result {
+                Ok(()) => {
+                    if !batch.is_empty() {
+                        let _ = tx.blocking_send(Ok(batch));
+                    }
+                    let _ = token_tx.send(more.then(|| page_token::encode_offset(offset + sent)));
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                }
             }
-            let item = row.map_err(db_err).and_then(|r| metric_from_row(&r));
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
-            sent += 1;
-        }
-        let _ = token_tx.send(more.then(|| page_token::encode_offset(offset + sent)));
-    });
+        })
+        .await?;
+    let metrics = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .flat_map(|batch: Result<Vec<Metric>>| match batch {
+        Ok(v) => futures_util::stream::iter(v.into_iter().map(Ok)).boxed(),
+        Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+    })
+    .boxed();
     Ok(MetricHistory {
-        metrics: tokio_stream_from(rx),
+        metrics,
         next_page_token: token_rx,
     })
-}
-
-fn tokio_stream_from(
-    mut rx: mpsc::Receiver<Result<Metric>>,
-) -> futures_util::stream::BoxStream<'static, Result<Metric>> {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
 /// Picks at most `max` of `steps` (sorted), evenly spread, always keeping the first and last.
@@ -97,42 +114,42 @@ pub async fn bulk_interval(
     end_step: Option<i64>,
     max_results: i64,
 ) -> Result<Vec<Metric>> {
-    let d = store.dialect;
-    let range = |sql: &mut Sql| {
-        if let (Some(s), Some(e)) = (start_step, end_step) {
-            sql.push(" AND step >= ? AND step <= ?").arg(s).arg(e);
-        }
-    };
-    let mut steps_sql =
-        Sql::new("SELECT DISTINCT run_uuid, step FROM metrics WHERE key = ? AND run_uuid IN ");
-    steps_sql.arg(key).push_list(run_ids.iter().cloned());
-    range(&mut steps_sql);
-    steps_sql.push(" ORDER BY run_uuid, step");
-    let mut steps: HashMap<String, Vec<i64>> = HashMap::new();
-    for r in fetch_all(&store.read, d, steps_sql).await? {
-        steps
-            .entry(get_str(&r, "run_uuid")?)
-            .or_default()
-            .push(get_i64(&r, "step")?);
-    }
-    let mut out = Vec::new();
-    for run_id in run_ids {
-        let Some(run_steps) = steps.get(run_id) else {
-            continue;
-        };
-        let chosen = sample_steps(run_steps, max_results.max(1) as usize);
-        let mut sql = Sql::new(
-            "SELECT key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM metrics WHERE key = ? AND run_uuid = ? AND step IN ",
-        );
-        sql.arg(key).arg(run_id).push_list(chosen.iter().copied());
-        sql.push(" ORDER BY step, timestamp, value");
-        for r in fetch_all(&store.read, d, sql).await? {
-            let mut m = metric_from_row(&r)?;
-            m.run_id = Some(run_id.clone());
-            out.push(m);
-        }
-    }
-    Ok(out)
+    let run_ids = run_ids.to_vec();
+    let key = key.to_string();
+    store
+        .read
+        .read(move |c| {
+            let range = |sql: &mut Sql| {
+                if let (Some(s), Some(e)) = (start_step, end_step) {
+                    sql.push(" AND step >= ? AND step <= ?").arg(s).arg(e);
+                }
+            };
+            let mut steps_sql = Sql::new("SELECT DISTINCT run_uuid, step FROM metrics WHERE key = ? AND run_uuid IN ");
+            steps_sql.arg(&key).push_list(run_ids.iter().cloned());
+            range(&mut steps_sql);
+            steps_sql.push(" ORDER BY run_uuid, step");
+            let mut steps: HashMap<String, Vec<i64>> = HashMap::new();
+            for r in c.query(&steps_sql)? {
+                steps.entry(r.str("run_uuid")?).or_default().push(r.i64("step")?);
+            }
+            let mut out = Vec::new();
+            for run_id in &run_ids {
+                let Some(run_steps) = steps.get(run_id) else { continue };
+                let chosen = sample_steps(run_steps, max_results.max(1) as usize);
+                let mut sql = Sql::new(
+                    "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE key = ? AND run_uuid = ? AND step IN ",
+                );
+                sql.arg(&key).arg(run_id).push_list(chosen.iter().copied());
+                sql.push(" ORDER BY step, timestamp, value");
+                for r in c.query(&sql)? {
+                    let mut m = metric_from_row(&r)?;
+                    m.run_id = Some(run_id.clone());
+                    out.push(m);
+                }
+            }
+            Ok(out)
+        })
+        .await
 }
 
 #[cfg(test)]

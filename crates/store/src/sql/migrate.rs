@@ -9,10 +9,10 @@
 //!   that says what to do.
 
 use ferroflow_core::{Error, Result, now_millis};
-use sqlx::{AnyConnection, Executor, Row};
 
 use super::Dialect;
-use super::query::{Sql, db_err, execute};
+use super::db::Conn;
+use super::query::Sql;
 
 /// MLflow 3.17.2's alembic head.
 pub const HEAD_REVISION: &str = "dc11669786a5";
@@ -26,26 +26,20 @@ pub enum MigrationOutcome {
     UpToDate,
 }
 
-pub async fn migrate(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    default_artifact_root: &str,
-) -> Result<MigrationOutcome> {
-    conn.execute(dialect.begin_write()).await.map_err(db_err)?;
-    let result = migrate_locked(conn, dialect, default_artifact_root).await;
+pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<MigrationOutcome> {
+    conn.execute_script(conn.dialect().begin_write())?;
+    let result = migrate_locked(conn, default_artifact_root);
     match &result {
-        Ok(_) => {
-            conn.execute("COMMIT").await.map_err(db_err)?;
-        }
+        Ok(_) => conn.execute_script("COMMIT")?,
         Err(_) => {
-            let _ = conn.execute("ROLLBACK").await;
+            let _ = conn.execute_script("ROLLBACK");
         }
     }
     result
 }
 
-async fn table_names(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<String>> {
-    let sql = match dialect {
+fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
+    let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         }
@@ -56,23 +50,16 @@ async fn table_names(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<S
             "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()"
         }
     };
-    let rows = sqlx::query(sql)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    rows.iter()
-        .map(|r| r.try_get::<String, _>("name").map_err(db_err))
+    conn.query(&Sql::new(sql))?
+        .iter()
+        .map(|r| r.str("name"))
         .collect()
 }
 
-async fn migrate_locked(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    root: &str,
-) -> Result<MigrationOutcome> {
-    let tables = table_names(conn, dialect).await?;
+fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
+    let tables = table_names(conn)?;
     if tables.is_empty() {
-        let schema = match dialect {
+        let schema = match conn.dialect() {
             Dialect::Sqlite => SQLITE_SCHEMA,
             other => {
                 return Err(Error::invalid_state(format!(
@@ -80,24 +67,20 @@ async fn migrate_locked(
                 )));
             }
         };
-        sqlx::raw_sql(schema)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+        conn.execute_script(schema)?;
         let now = now_millis();
-        execute(
-            &mut *conn,
-            dialect,
-            Sql::new("INSERT INTO alembic_version (version_num) VALUES (?)").with(HEAD_REVISION),
-        )
-        .await?;
-        let mut q = Sql::new(
-            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) VALUES (0, 'Default', ?, 'active', ?, ?, 'default')",
-        );
-        q.arg(ferroflow_core::uri::join(root, "0"))
-            .arg(now)
-            .arg(now);
-        execute(&mut *conn, dialect, q).await?;
+        conn.execute(
+            &Sql::new("INSERT INTO alembic_version (version_num) VALUES (?)").with(HEAD_REVISION),
+        )?;
+        conn.execute(
+            &Sql::new(
+                "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) \
+                 VALUES (0, 'Default', ?, 'active', ?, ?, 'default')",
+            )
+            .with(ferroflow_core::uri::join(root, "0"))
+            .with(now)
+            .with(now),
+        )?;
         return Ok(MigrationOutcome::Created);
     }
     if !tables.iter().any(|t| t == "alembic_version") {
@@ -111,14 +94,11 @@ async fn migrate_locked(
                 .join(", ")
         )));
     }
-    let row = sqlx::query("SELECT version_num FROM alembic_version")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    let revision = match row {
-        Some(r) => r.try_get::<String, _>("version_num").map_err(db_err)?,
-        None => String::new(),
-    };
+    let revision = conn
+        .query_opt(&Sql::new("SELECT version_num FROM alembic_version"))?
+        .map(|r| r.str("version_num"))
+        .transpose()?
+        .unwrap_or_default();
     if revision == HEAD_REVISION {
         return Ok(MigrationOutcome::UpToDate);
     }

@@ -4,6 +4,7 @@
 //! concurrent writes into a single transaction. Every statement is written once, with `?`
 //! placeholders, and [`Dialect`] adapts the few constructs that differ between databases.
 
+mod db;
 mod dialect;
 mod experiments;
 mod logged_models;
@@ -18,7 +19,6 @@ pub use dialect::Dialect;
 pub use migrate::{HEAD_REVISION, MigrationOutcome};
 
 use std::path::Path;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use ferroflow_core::entities::{
@@ -27,14 +27,12 @@ use ferroflow_core::entities::{
 };
 use ferroflow_core::validation::LongValues;
 use ferroflow_core::{Error, Result};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Connection, Executor};
 
 use crate::{
     Batch, CreateLoggedModel, CreateRun, ExperimentSearch, Garbage, LoggedModelSearch,
     MetricHistory, RunSearch, RunUpdate, TrackingStore,
 };
-use query::db_err;
+use db::{Conn, Pool, SqliteConn};
 use writer::Writer;
 
 /// How a [`SqlStore`] is opened.
@@ -45,7 +43,7 @@ pub struct StoreOptions {
     /// Over-long param and tag values: truncated (MLflow's default) or rejected.
     pub long_values: LongValues,
     /// Readers in the pool.
-    pub read_connections: u32,
+    pub read_connections: usize,
 }
 
 impl Default for StoreOptions {
@@ -60,18 +58,21 @@ impl Default for StoreOptions {
 
 pub struct SqlStore {
     pub(crate) dialect: Dialect,
-    pub(crate) read: AnyPool,
+    pub(crate) read: Pool,
     pub(crate) writer: Writer,
     pub(crate) default_artifact_root: String,
     pub(crate) long_values: LongValues,
     pub(crate) migration: MigrationOutcome,
 }
 
-/// Turns a SQLAlchemy-style database URL into the driver's URL and dialect.
-///
-/// `sqlite:///rel.db` is relative to the working directory, `sqlite:////abs.db` absolute,
-/// as in MLflow.
-pub fn driver_url(uri: &str) -> Result<(Dialect, String)> {
+/// Where a database URL points, in MLflow's (SQLAlchemy's) URL forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `sqlite:///rel.db` is relative to the working directory, `sqlite:////abs.db` absolute.
+    SqliteFile(String),
+}
+
+pub fn parse_database_uri(uri: &str) -> Result<Location> {
     let (scheme, rest) = uri
         .split_once("://")
         .ok_or_else(|| Error::invalid_param(format!("Not a database URI: '{uri}'")))?;
@@ -89,11 +90,7 @@ pub fn driver_url(uri: &str) -> Result<(Dialect, String)> {
                     "In-memory SQLite databases are not supported: every connection would see a different database. Use a file path such as sqlite:///mlflow.db",
                 ));
             }
-            let encoded = path
-                .replace('%', "%25")
-                .replace('?', "%3F")
-                .replace('#', "%23");
-            Ok((Dialect::Sqlite, format!("sqlite://{encoded}?mode=rwc")))
+            Ok(Location::SqliteFile(path.to_string()))
         }
         "postgresql" | "postgres" | "mysql" | "mssql" => Err(Error::invalid_param(format!(
             "The {base} backend store is not supported yet; use sqlite:///path.db"
@@ -107,77 +104,37 @@ pub fn driver_url(uri: &str) -> Result<(Dialect, String)> {
 impl SqlStore {
     /// Opens (creating if needed) the database at `uri` and brings its schema to MLflow's head.
     pub async fn open(uri: &str, opts: StoreOptions) -> Result<SqlStore> {
-        sqlx::any::install_default_drivers();
-        let (dialect, url) = driver_url(uri)?;
-        if dialect == Dialect::Sqlite {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .replace("%3F", "?")
-                .replace("%23", "#")
-                .replace("%25", "%");
-            if let Some(parent) = Path::new(&path)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    Error::invalid_param(format!(
-                        "Cannot create the directory of the database {}: {e}",
-                        parent.display()
-                    ))
-                })?;
+        let Location::SqliteFile(path) = parse_database_uri(uri)?;
+        let root = opts.default_artifact_root.clone();
+        let (writer_conn, migration) = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || -> Result<(Box<dyn Conn>, MigrationOutcome)> {
+                if let Some(parent) = Path::new(&path)
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        Error::invalid_param(format!(
+                            "Cannot create the directory of the database {}: {e}",
+                            parent.display()
+                        ))
+                    })?;
+                }
+                let conn = SqliteConn::open(&path)?;
+                let outcome = migrate::migrate(&conn, &root)?;
+                Ok((Box::new(conn), outcome))
             }
-        }
-        let options = AnyConnectOptions::from_str(&url).map_err(db_err)?;
-        // One plain connection first: a file that is not a database fails here, at once,
-        // instead of inside the pool's retry loop.
-        {
-            let mut probe = sqlx::AnyConnection::connect_with(&options)
-                .await
-                .map_err(open_err)?;
-            if dialect == Dialect::Sqlite {
-                probe
-                    .execute("PRAGMA schema_version")
-                    .await
-                    .map_err(open_err)?;
-            }
-            let _ = probe.close().await;
-        }
-        let pool_options = |max: u32| {
-            AnyPoolOptions::new()
-                .max_connections(max)
-                .min_connections(1)
-                .acquire_timeout(std::time::Duration::from_secs(30))
-                .after_connect(move |conn, _| {
-                    Box::pin(async move {
-                        if dialect == Dialect::Sqlite {
-                            conn.execute("PRAGMA busy_timeout = 30000").await?;
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                        }
-                        Ok(())
-                    })
-                })
-        };
-        let write_pool = pool_options(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(open_err)?;
-        let migration = {
-            let mut conn = write_pool.acquire().await.map_err(open_err)?;
-            migrate::migrate(&mut conn, dialect, &opts.default_artifact_root).await?
-        };
-        let read = pool_options(opts.read_connections.max(1))
-            .connect_with(options)
-            .await
-            .map_err(open_err)?;
+        })
+        .await
+        .map_err(|e| Error::internal(format!("opening the database failed: {e}")))??;
+        let read = Pool::new(
+            opts.read_connections,
+            Box::new(move || SqliteConn::open(&path).map(|c| Box::new(c) as Box<dyn Conn>)),
+        );
         Ok(SqlStore {
-            dialect,
+            dialect: Dialect::Sqlite,
             read,
-            writer: Writer::spawn(write_pool, dialect),
+            writer: Writer::spawn(writer_conn)?,
             default_artifact_root: opts.default_artifact_root,
             long_values: opts.long_values,
             migration,
@@ -191,15 +148,6 @@ impl SqlStore {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
-    }
-}
-
-fn open_err(e: sqlx::Error) -> Error {
-    let msg = e.to_string();
-    if msg.contains("not a database") || msg.contains("file is encrypted") {
-        Error::invalid_state("The backend store file exists but is not a SQLite database")
-    } else {
-        Error::invalid_state(format!("Cannot open the backend store: {msg}"))
     }
 }
 
@@ -338,15 +286,15 @@ mod tests {
     #[test]
     fn sqlalchemy_urls() {
         assert_eq!(
-            driver_url("sqlite:///mlflow.db").unwrap(),
-            (Dialect::Sqlite, "sqlite://mlflow.db?mode=rwc".into())
+            parse_database_uri("sqlite:///mlflow.db").unwrap(),
+            Location::SqliteFile("mlflow.db".into())
         );
         assert_eq!(
-            driver_url("sqlite:////tmp/x.db").unwrap(),
-            (Dialect::Sqlite, "sqlite:///tmp/x.db?mode=rwc".into())
+            parse_database_uri("sqlite:////tmp/x.db").unwrap(),
+            Location::SqliteFile("/tmp/x.db".into())
         );
-        assert!(driver_url("sqlite://").is_err());
-        assert!(driver_url("sqlite:///:memory:").is_err());
-        assert!(driver_url("oracle://x").is_err());
+        assert!(parse_database_uri("sqlite://").is_err());
+        assert!(parse_database_uri("sqlite:///:memory:").is_err());
+        assert!(parse_database_uri("oracle://x").is_err());
     }
 }

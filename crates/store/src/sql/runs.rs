@@ -1,6 +1,6 @@
 //! Runs: create, read (hydrated in batches), update, delete/restore, logging, purge.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ferroflow_core::entities::{
     Dataset, DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
@@ -11,65 +11,72 @@ use ferroflow_core::validation::{
     validate_param, validate_param_keys_unique, validate_run_id, validate_tag,
 };
 use ferroflow_core::{Error, Result, ids, now_millis};
-use futures_util::FutureExt;
-use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 
+use super::SqlStore;
+use super::db::{Conn, Row};
 use super::experiments;
-use super::query::{
-    Arg, Sql, execute, fetch_all, fetch_optional, get_bool, get_f64, get_i64, get_opt_i64,
-    get_opt_str, get_str,
-};
-use super::{Dialect, SqlStore};
+use super::query::{Arg, Sql};
 use crate::{Batch, CreateRun, Garbage, RunUpdate};
 
 pub(super) const RUN_COLUMNS: &str = "r.run_uuid, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.experiment_id";
 
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
 
-pub(super) fn info_from_row(row: &AnyRow) -> Result<RunInfo> {
-    let id = get_str(row, "run_uuid")?;
+pub(super) fn info_from_row(row: &Row) -> Result<RunInfo> {
+    let id = row.str("run_uuid")?;
     Ok(RunInfo {
         run_uuid: id.clone(),
-        experiment_id: get_i64(row, "experiment_id")?.to_string(),
-        run_name: get_opt_str(row, "name")?,
-        user_id: get_str(row, "user_id")?,
-        status: get_opt_str(row, "status")?
+        experiment_id: row.i64("experiment_id")?.to_string(),
+        run_name: row.opt_str("name")?,
+        user_id: row.str("user_id")?,
+        status: row
+            .opt_str("status")?
             .unwrap_or_else(|| "RUNNING".into())
             .parse()?,
-        start_time: get_i64(row, "start_time")?,
-        end_time: get_opt_i64(row, "end_time")?,
-        artifact_uri: get_str(row, "artifact_uri")?,
-        lifecycle_stage: get_opt_str(row, "lifecycle_stage")?
+        start_time: row.i64("start_time")?,
+        end_time: row.opt_i64("end_time")?,
+        artifact_uri: row.str("artifact_uri")?,
+        lifecycle_stage: row
+            .opt_str("lifecycle_stage")?
             .unwrap_or_else(|| "active".into())
             .parse()?,
         run_id: id,
     })
 }
 
+pub(super) fn metric_from_row(r: &Row) -> Result<Metric> {
+    let value = if r.bool("is_nan")? {
+        f64::NAN
+    } else {
+        r.f64("value")?
+    };
+    Ok(Metric::new(
+        r.str("key")?,
+        value,
+        r.i64("timestamp")?,
+        r.i64("step")?,
+    ))
+}
+
 fn not_found(run_id: &str) -> Error {
     Error::not_found(format!("Run with id={run_id} not found"))
 }
 
-/// Reads a run's info inside a write transaction.
-async fn info_in_tx(conn: &mut AnyConnection, d: Dialect, run_id: &str) -> Result<RunInfo> {
-    let row = fetch_optional(
-        &mut *conn,
-        d,
-        Sql::new(format!(
+fn info(c: &dyn Conn, run_id: &str) -> Result<RunInfo> {
+    c.query_opt(
+        &Sql::new(format!(
             "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"
         ))
         .with(run_id),
-    )
-    .await?;
-    row.as_ref()
-        .map(info_from_row)
-        .transpose()?
-        .ok_or_else(|| not_found(run_id))
+    )?
+    .as_ref()
+    .map(info_from_row)
+    .transpose()?
+    .ok_or_else(|| not_found(run_id))
 }
 
-async fn active_in_tx(conn: &mut AnyConnection, d: Dialect, run_id: &str) -> Result<RunInfo> {
-    let info = info_in_tx(conn, d, run_id).await?;
+fn active(c: &dyn Conn, run_id: &str) -> Result<RunInfo> {
+    let info = info(c, run_id)?;
     if info.lifecycle_stage != LifecycleStage::Active {
         return Err(Error::invalid_param(format!(
             "The run {run_id} must be in the 'active' state. Current state is {}.",
@@ -81,125 +88,111 @@ async fn active_in_tx(conn: &mut AnyConnection, d: Dialect, run_id: &str) -> Res
 
 /// Loads params, tags, latest metrics, inputs and outputs for a page of runs, one query
 /// per kind (never one join of everything).
-pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
+pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
     if infos.is_empty() {
         return Ok(Vec::new());
     }
-    let d = store.dialect;
-    let ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
     let in_list = |prefix: &str| {
         let mut s = Sql::new(prefix);
-        s.push_list(ids.iter().cloned());
+        s.push_list(infos.iter().map(|i| i.run_id.clone()));
         s
     };
-    let (params, tags, metrics, datasets, models) = tokio::try_join!(
-        fetch_all(
-            &store.read,
-            d,
-            in_list("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ")
-        ),
-        fetch_all(
-            &store.read,
-            d,
-            in_list("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ")
-        ),
-        fetch_all(
-            &store.read,
-            d,
-            in_list(
-                "SELECT run_uuid, key, value, timestamp, step, CAST(is_nan AS INTEGER) AS is_nan FROM latest_metrics WHERE run_uuid IN "
-            )
-        ),
-        fetch_all(
-            &store.read,
-            d,
-            in_list(
-                "SELECT i.input_uuid, i.destination_id AS run_uuid, ds.name, ds.digest, ds.dataset_source_type, ds.dataset_source, ds.dataset_schema, ds.dataset_profile \
-                 FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id \
-                 WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN "
-            )
-        ),
-        fetch_all(
-            &store.read,
-            d,
-            in_list(
-                "SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN "
-            )
-        ),
-    )?;
     let mut data: HashMap<String, RunData> = HashMap::new();
-    for r in &params {
-        data.entry(get_str(r, "run_uuid")?)
-            .or_default()
-            .params
-            .push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
-    }
-    for r in &tags {
-        data.entry(get_str(r, "run_uuid")?)
-            .or_default()
-            .tags
-            .push(Tag::new(get_str(r, "key")?, get_str(r, "value")?));
-    }
-    for r in &metrics {
-        data.entry(get_str(r, "run_uuid")?)
-            .or_default()
-            .metrics
-            .push(metric_from_row(r)?);
-    }
+    c.query_each(
+        &in_list("SELECT run_uuid, key, value FROM params WHERE run_uuid IN "),
+        &mut |r| {
+            data.entry(r.str("run_uuid")?)
+                .or_default()
+                .params
+                .push(Tag::new(r.str("key")?, r.str("value")?));
+            Ok(true)
+        },
+    )?;
+    c.query_each(
+        &in_list("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN "),
+        &mut |r| {
+            data.entry(r.str("run_uuid")?)
+                .or_default()
+                .tags
+                .push(Tag::new(r.str("key")?, r.str("value")?));
+            Ok(true)
+        },
+    )?;
+    c.query_each(
+        &in_list("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN "),
+        &mut |r| {
+            data.entry(r.str("run_uuid")?).or_default().metrics.push(metric_from_row(&r)?);
+            Ok(true)
+        },
+    )?;
     let mut inputs: HashMap<String, RunInputs> = HashMap::new();
     let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
     let mut input_index: HashMap<String, (String, usize)> = HashMap::new();
-    for r in &datasets {
-        let run = get_str(r, "run_uuid")?;
-        let entry = inputs.entry(run.clone()).or_default();
-        input_index.insert(get_str(r, "input_uuid")?, (run, entry.dataset_inputs.len()));
-        entry.dataset_inputs.push(DatasetInput {
-            tags: Vec::new(),
-            dataset: Dataset {
-                name: get_str(r, "name")?,
-                digest: get_str(r, "digest")?,
-                source_type: get_str(r, "dataset_source_type")?,
-                source: get_str(r, "dataset_source")?,
-                schema: get_opt_str(r, "dataset_schema")?,
-                profile: get_opt_str(r, "dataset_profile")?,
-            },
-        });
-    }
+    c.query_each(
+        &in_list(
+            "SELECT i.input_uuid, i.destination_id AS run_uuid, ds.name, ds.digest, ds.dataset_source_type, ds.dataset_source, ds.dataset_schema, ds.dataset_profile \
+             FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id \
+             WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN ",
+        ),
+        &mut |r| {
+            let run = r.str("run_uuid")?;
+            let entry = inputs.entry(run.clone()).or_default();
+            input_index.insert(r.str("input_uuid")?, (run, entry.dataset_inputs.len()));
+            entry.dataset_inputs.push(DatasetInput {
+                tags: Vec::new(),
+                dataset: Dataset {
+                    name: r.str("name")?,
+                    digest: r.str("digest")?,
+                    source_type: r.str("dataset_source_type")?,
+                    source: r.str("dataset_source")?,
+                    schema: r.opt_str("dataset_schema")?,
+                    profile: r.opt_str("dataset_profile")?,
+                },
+            });
+            Ok(true)
+        },
+    )?;
     if !input_index.is_empty() {
         let mut s = Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
         s.push_list(input_index.keys().cloned());
-        for r in fetch_all(&store.read, d, s).await? {
-            if let Some((run, idx)) = input_index.get(&get_str(&r, "input_uuid")?)
+        c.query_each(&s, &mut |r| {
+            if let Some((run, idx)) = input_index.get(&r.str("input_uuid")?)
                 && let Some(input) = inputs
                     .get_mut(run)
                     .and_then(|i| i.dataset_inputs.get_mut(*idx))
             {
-                input
-                    .tags
-                    .push(Tag::new(get_str(&r, "name")?, get_str(&r, "value")?));
+                input.tags.push(Tag::new(r.str("name")?, r.str("value")?));
             }
-        }
+            Ok(true)
+        })?;
     }
-    for r in &models {
-        let run = get_str(r, "run_uuid")?;
-        let model_id = get_str(r, "destination_id")?;
-        if get_str(r, "source_type")? == "RUN_INPUT" {
-            inputs
-                .entry(run)
-                .or_default()
-                .model_inputs
-                .push(ModelInput { model_id });
-        } else {
-            outputs
-                .entry(run)
-                .or_default()
-                .model_outputs
-                .push(ModelOutput {
-                    model_id,
-                    step: get_i64(r, "step")?,
-                });
-        }
-    }
+    c.query_each(
+        &in_list(
+            "SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs \
+             WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN ",
+        ),
+        &mut |r| {
+            let run = r.str("run_uuid")?;
+            let model_id = r.str("destination_id")?;
+            if r.str("source_type")? == "RUN_INPUT" {
+                inputs
+                    .entry(run)
+                    .or_default()
+                    .model_inputs
+                    .push(ModelInput { model_id });
+            } else {
+                outputs
+                    .entry(run)
+                    .or_default()
+                    .model_outputs
+                    .push(ModelOutput {
+                        model_id,
+                        step: r.i64("step")?,
+                    });
+            }
+            Ok(true)
+        },
+    )?;
     Ok(infos
         .into_iter()
         .map(|info| {
@@ -214,37 +207,13 @@ pub(super) async fn hydrate(store: &SqlStore, infos: Vec<RunInfo>) -> Result<Vec
         .collect())
 }
 
-pub(super) fn metric_from_row(r: &AnyRow) -> Result<Metric> {
-    let value = if get_bool(r, "is_nan")? {
-        f64::NAN
-    } else {
-        get_f64(r, "value")?
-    };
-    Ok(Metric::new(
-        get_str(r, "key")?,
-        value,
-        get_i64(r, "timestamp")?,
-        get_i64(r, "step")?,
-    ))
-}
-
 pub async fn get(store: &SqlStore, run_id: &str) -> Result<Run> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    let row = fetch_optional(
-        &store.read,
-        store.dialect,
-        Sql::new(format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"
-        ))
-        .with(run_id),
-    )
-    .await?;
-    let info = row
-        .as_ref()
-        .map(info_from_row)
-        .transpose()?
-        .ok_or_else(|| not_found(run_id))?;
-    Ok(hydrate(store, vec![info]).await?.remove(0))
+    let run_id = run_id.to_string();
+    store
+        .read
+        .read(move |c| Ok(hydrate(c, vec![info(c, &run_id)?])?.remove(0)))
+        .await
 }
 
 pub async fn create(store: &SqlStore, req: CreateRun) -> Result<Run> {
@@ -277,44 +246,31 @@ pub async fn create(store: &SqlStore, req: CreateRun) -> Result<Run> {
     }
     let user_id = req.user_id.unwrap_or_default();
     let start_time = req.start_time.unwrap_or_else(now_millis);
-    let d = store.dialect;
     let run_id = ids::new_run_id();
-    let info = store
+    store
         .writer
-        .write(move |conn| {
-            async move {
-                let exp = experiments::active_in_tx(conn, d, exp_id).await?;
-                let artifact_uri = ferroflow_core::uri::join(&exp.artifact_location, &format!("{run_id}/artifacts"));
-                execute(
-                    &mut *conn,
-                    d,
-                    Sql::new(
-                        "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) \
-                         VALUES (?, ?, 'UNKNOWN', '', '', ?, 'RUNNING', ?, NULL, '', 'active', ?, ?, NULL)",
-                    )
-                    .with(&run_id)
-                    .with(&name)
-                    .with(&user_id)
-                    .with(start_time)
-                    .with(&artifact_uri)
-                    .with(exp_id),
+        .write(move |c| {
+            let exp = experiments::get_active(c, exp_id)?;
+            let artifact_uri = ferroflow_core::uri::join(&exp.artifact_location, &format!("{run_id}/artifacts"));
+            c.execute(
+                &Sql::new(
+                    "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) \
+                     VALUES (?, ?, 'UNKNOWN', '', '', ?, 'RUNNING', ?, NULL, '', 'active', ?, ?, NULL)",
                 )
-                .await?;
-                upsert_tags(conn, d, &run_id, &tags).await?;
-                info_in_tx(conn, d, &run_id).await
-            }
-            .boxed()
+                .with(&run_id)
+                .with(&name)
+                .with(&user_id)
+                .with(start_time)
+                .with(&artifact_uri)
+                .with(exp_id),
+            )?;
+            upsert_tags(c, &run_id, &tags)?;
+            Ok(hydrate(c, vec![info(c, &run_id)?])?.remove(0))
         })
-        .await?;
-    Ok(hydrate(store, vec![info]).await?.remove(0))
+        .await
 }
 
-async fn upsert_tags(
-    conn: &mut AnyConnection,
-    d: Dialect,
-    run_id: &str,
-    tags: &[Tag],
-) -> Result<()> {
+fn upsert_tags(c: &dyn Conn, run_id: &str, tags: &[Tag]) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }
@@ -326,16 +282,13 @@ async fn upsert_tags(
             .arg(run_id);
     }
     sql.push(" ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value");
-    execute(&mut *conn, d, sql).await?;
+    c.execute(&sql)?;
     if let Some(t) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
-        execute(
-            &mut *conn,
-            d,
-            Sql::new("UPDATE runs SET name = ? WHERE run_uuid = ?")
+        c.execute(
+            &Sql::new("UPDATE runs SET name = ? WHERE run_uuid = ?")
                 .with(&t.value)
                 .with(run_id),
-        )
-        .await?;
+        )?;
     }
     Ok(())
 }
@@ -349,71 +302,54 @@ pub async fn update(store: &SqlStore, run_id: &str, update: RunUpdate) -> Result
             "'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters"
         )));
     }
-    let d = store.dialect;
     let run_id = run_id.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                active_in_tx(conn, d, &run_id).await?;
-                if let Some(status) = update.status {
-                    execute(
-                        &mut *conn,
-                        d,
-                        Sql::new("UPDATE runs SET status = ? WHERE run_uuid = ?")
-                            .with(status.as_str())
-                            .with(&run_id),
-                    )
-                    .await?;
-                }
-                if let Some(end) = update.end_time {
-                    execute(
-                        &mut *conn,
-                        d,
-                        Sql::new("UPDATE runs SET end_time = ? WHERE run_uuid = ?")
-                            .with(end)
-                            .with(&run_id),
-                    )
-                    .await?;
-                }
-                if let Some(name) = update.run_name.filter(|n| !n.is_empty()) {
-                    upsert_tags(conn, d, &run_id, &[Tag::new(RUN_NAME_TAG, name)]).await?;
-                }
-                info_in_tx(conn, d, &run_id).await
+        .write(move |c| {
+            active(c, &run_id)?;
+            if let Some(status) = update.status {
+                c.execute(
+                    &Sql::new("UPDATE runs SET status = ? WHERE run_uuid = ?")
+                        .with(status.as_str())
+                        .with(&run_id),
+                )?;
             }
-            .boxed()
+            if let Some(end) = update.end_time {
+                c.execute(
+                    &Sql::new("UPDATE runs SET end_time = ? WHERE run_uuid = ?")
+                        .with(end)
+                        .with(&run_id),
+                )?;
+            }
+            if let Some(name) = update.run_name.filter(|n| !n.is_empty()) {
+                upsert_tags(c, &run_id, &[Tag::new(RUN_NAME_TAG, name)])?;
+            }
+            info(c, &run_id)
         })
         .await
 }
 
 pub async fn set_lifecycle(store: &SqlStore, run_id: &str, stage: LifecycleStage) -> Result<()> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    let d = store.dialect;
     let run_id = run_id.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                info_in_tx(conn, d, &run_id).await?;
-                let deleted_time = if stage == LifecycleStage::Deleted {
-                    Arg::Int(now_millis())
-                } else {
-                    Arg::Null
-                };
-                execute(
-                    &mut *conn,
-                    d,
-                    Sql::new(
-                        "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
-                    )
-                    .with(stage.as_str())
-                    .with(deleted_time)
-                    .with(&run_id),
+        .write(move |c| {
+            info(c, &run_id)?;
+            let deleted_time = if stage == LifecycleStage::Deleted {
+                Arg::Int(now_millis())
+            } else {
+                Arg::Null
+            };
+            c.execute(
+                &Sql::new(
+                    "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
                 )
-                .await?;
-                Ok(())
-            }
-            .boxed()
+                .with(stage.as_str())
+                .with(deleted_time)
+                .with(&run_id),
+            )?;
+            Ok(())
         })
         .await
 }
@@ -450,29 +386,19 @@ pub async fn log_batch(store: &SqlStore, run_id: &str, mut batch: Batch) -> Resu
     for (i, t) in batch.tags.iter_mut().enumerate() {
         validate_tag(t, &path("tags", i), store.long_values)?;
     }
-    let d = store.dialect;
     let run_id = run_id.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let info = active_in_tx(conn, d, &run_id).await?;
-                log_params(conn, d, &run_id, &batch.params).await?;
-                log_metrics(conn, d, &info, &batch.metrics).await?;
-                upsert_tags(conn, d, &run_id, &batch.tags).await?;
-                Ok(())
-            }
-            .boxed()
+        .write(move |c| {
+            let info = active(c, &run_id)?;
+            log_params(c, &run_id, &batch.params)?;
+            log_metrics(c, &info, &batch.metrics)?;
+            upsert_tags(c, &run_id, &batch.tags)
         })
         .await
 }
 
-async fn log_params(
-    conn: &mut AnyConnection,
-    d: Dialect,
-    run_id: &str,
-    params: &[Tag],
-) -> Result<()> {
+fn log_params(c: &dyn Conn, run_id: &str, params: &[Tag]) -> Result<()> {
     if params.is_empty() {
         return Ok(());
     }
@@ -480,10 +406,9 @@ async fn log_params(
     existing
         .arg(run_id)
         .push_list(params.iter().map(|p| p.key.clone()));
-    let rows = fetch_all(&mut *conn, d, existing).await?;
     let mut have: HashMap<String, String> = HashMap::new();
-    for r in &rows {
-        have.insert(get_str(r, "key")?, get_str(r, "value")?);
+    for r in c.query(&existing)? {
+        have.insert(r.str("key")?, r.str("value")?);
     }
     let mut sql = Sql::new("INSERT INTO params (key, value, run_uuid) VALUES ");
     let mut n = 0;
@@ -505,17 +430,12 @@ async fn log_params(
         n += 1;
     }
     if n > 0 {
-        execute(&mut *conn, d, sql).await?;
+        c.execute(&sql)?;
     }
     Ok(())
 }
 
-async fn log_metrics(
-    conn: &mut AnyConnection,
-    d: Dialect,
-    run: &RunInfo,
-    metrics: &[Metric],
-) -> Result<()> {
+fn log_metrics(c: &dyn Conn, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
     if metrics.is_empty() {
         return Ok(());
     }
@@ -538,7 +458,7 @@ async fn log_metrics(
             .arg(i64::from(nan));
         }
         sql.push(" ON CONFLICT DO NOTHING");
-        execute(&mut *conn, d, sql).await?;
+        c.execute(&sql)?;
     }
     // The latest value per key: highest (step, timestamp, value).
     let mut latest: HashMap<&str, &Metric> = HashMap::new();
@@ -580,17 +500,15 @@ async fn log_metrics(
             OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
             OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
     );
-    execute(&mut *conn, d, sql).await?;
+    c.execute(&sql)?;
     // Metrics attached to a logged model are also recorded against it.
     let exp_id: i64 = run.experiment_id.parse().unwrap_or(0);
     for m in metrics
         .iter()
         .filter(|m| m.model_id.as_deref().is_some_and(|s| !s.is_empty()))
     {
-        execute(
-            &mut *conn,
-            d,
-            Sql::new(
+        c.execute(
+            &Sql::new(
                 "INSERT INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, experiment_id, run_id, dataset_uuid, dataset_name, dataset_digest) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
             )
@@ -603,37 +521,29 @@ async fn log_metrics(
             .with(&run.run_id)
             .with(m.dataset_name.clone())
             .with(m.dataset_digest.clone()),
-        )
-        .await?;
+        )?;
     }
     Ok(())
 }
 
 pub async fn delete_tag(store: &SqlStore, run_id: &str, key: &str) -> Result<()> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    let d = store.dialect;
     let (run_id, key) = (run_id.to_string(), key.to_string());
     store
         .writer
-        .write(move |conn| {
-            async move {
-                active_in_tx(conn, d, &run_id).await?;
-                let n = execute(
-                    &mut *conn,
-                    d,
-                    Sql::new("DELETE FROM tags WHERE run_uuid = ? AND key = ?")
-                        .with(&run_id)
-                        .with(&key),
-                )
-                .await?;
-                if n == 0 {
-                    return Err(Error::not_found(format!(
-                        "No tag with name: {key} in run with id {run_id}"
-                    )));
-                }
-                Ok(())
+        .write(move |c| {
+            active(c, &run_id)?;
+            let n = c.execute(
+                &Sql::new("DELETE FROM tags WHERE run_uuid = ? AND key = ?")
+                    .with(&run_id)
+                    .with(&key),
+            )?;
+            if n == 0 {
+                return Err(Error::not_found(format!(
+                    "No tag with name: {key} in run with id {run_id}"
+                )));
             }
-            .boxed()
+            Ok(())
         })
         .await
 }
@@ -655,121 +565,106 @@ pub async fn log_inputs(
     for ds in &datasets {
         validation::validate_dataset_input(ds)?;
     }
-    let d = store.dialect;
     let run_id = run_id.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let info = active_in_tx(conn, d, &run_id).await?;
-                let exp_id: i64 = info.experiment_id.parse().unwrap_or(0);
-                let mut seen = std::collections::HashSet::new();
-                for input in datasets.iter().filter(|i| seen.insert((i.dataset.name.clone(), i.dataset.digest.clone()))) {
-                    let ds = &input.dataset;
-                    let existing = fetch_optional(
-                        &mut *conn,
-                        d,
-                        Sql::new("SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?").with(exp_id).with(&ds.name).with(&ds.digest),
-                    )
-                    .await?;
-                    let dataset_uuid = match existing {
-                        Some(r) => get_str(&r, "dataset_uuid")?,
-                        None => {
-                            let id = ids::new_uuid();
-                            execute(
-                                &mut *conn,
-                                d,
-                                Sql::new(
-                                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                )
-                                .with(&id)
-                                .with(exp_id)
-                                .with(&ds.name)
-                                .with(&ds.digest)
-                                .with(&ds.source_type)
-                                .with(&ds.source)
-                                .with(ds.schema.clone())
-                                .with(ds.profile.clone()),
+        .write(move |c| {
+            let info = active(c, &run_id)?;
+            let exp_id: i64 = info.experiment_id.parse().unwrap_or(0);
+            let mut seen = HashSet::new();
+            for input in datasets.iter().filter(|i| seen.insert((i.dataset.name.clone(), i.dataset.digest.clone()))) {
+                let ds = &input.dataset;
+                let existing = c.query_opt(
+                    &Sql::new("SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?")
+                        .with(exp_id)
+                        .with(&ds.name)
+                        .with(&ds.digest),
+                )?;
+                let dataset_uuid = match existing {
+                    Some(r) => r.str("dataset_uuid")?,
+                    None => {
+                        let id = ids::new_uuid();
+                        c.execute(
+                            &Sql::new(
+                                "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile) \
+                                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             )
-                            .await?;
-                            id
-                        }
-                    };
-                    let linked = fetch_optional(
-                        &mut *conn,
-                        d,
-                        Sql::new("SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' AND source_id = ? AND destination_type = 'RUN' AND destination_id = ?")
-                            .with(&dataset_uuid)
-                            .with(&run_id),
-                    )
-                    .await?;
-                    if linked.is_some() {
-                        continue;
+                            .with(&id)
+                            .with(exp_id)
+                            .with(&ds.name)
+                            .with(&ds.digest)
+                            .with(&ds.source_type)
+                            .with(&ds.source)
+                            .with(ds.schema.clone())
+                            .with(ds.profile.clone()),
+                        )?;
+                        id
                     }
-                    let input_uuid = ids::new_uuid();
-                    execute(
-                        &mut *conn,
-                        d,
-                        Sql::new("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, 0)")
+                };
+                let linked = c.query_opt(
+                    &Sql::new(
+                        "SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' AND source_id = ? AND destination_type = 'RUN' AND destination_id = ?",
+                    )
+                    .with(&dataset_uuid)
+                    .with(&run_id),
+                )?;
+                if linked.is_some() {
+                    continue;
+                }
+                let input_uuid = ids::new_uuid();
+                c.execute(
+                    &Sql::new(
+                        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, 0)",
+                    )
+                    .with(&input_uuid)
+                    .with(&dataset_uuid)
+                    .with(&run_id),
+                )?;
+                for t in &input.tags {
+                    c.execute(
+                        &Sql::new("INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
                             .with(&input_uuid)
-                            .with(&dataset_uuid)
-                            .with(&run_id),
-                    )
-                    .await?;
-                    for t in &input.tags {
-                        execute(
-                            &mut *conn,
-                            d,
-                            Sql::new("INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").with(&input_uuid).with(&t.key).with(&t.value),
-                        )
-                        .await?;
-                    }
+                            .with(&t.key)
+                            .with(&t.value),
+                    )?;
                 }
-                for m in models {
-                    execute(
-                        &mut *conn,
-                        d,
-                        Sql::new("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, 0) ON CONFLICT DO NOTHING")
-                            .with(ids::new_uuid())
-                            .with(&run_id)
-                            .with(&m.model_id),
-                    )
-                    .await?;
-                }
-                Ok(())
             }
-            .boxed()
+            for m in &models {
+                c.execute(
+                    &Sql::new(
+                        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) \
+                         VALUES (?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, 0) ON CONFLICT DO NOTHING",
+                    )
+                    .with(ids::new_uuid())
+                    .with(&run_id)
+                    .with(&m.model_id),
+                )?;
+            }
+            Ok(())
         })
         .await
 }
 
 pub async fn log_outputs(store: &SqlStore, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    let d = store.dialect;
     let run_id = run_id.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                active_in_tx(conn, d, &run_id).await?;
-                for m in models {
-                    execute(
-                        &mut *conn,
-                        d,
-                        Sql::new(
-                            "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?) \
-                             ON CONFLICT (source_type, source_id, destination_type, destination_id) DO UPDATE SET step = excluded.step",
-                        )
-                        .with(ids::new_uuid())
-                        .with(&run_id)
-                        .with(&m.model_id)
-                        .with(m.step),
+        .write(move |c| {
+            active(c, &run_id)?;
+            for m in &models {
+                c.execute(
+                    &Sql::new(
+                        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?) \
+                         ON CONFLICT (source_type, source_id, destination_type, destination_id) DO UPDATE SET step = excluded.step",
                     )
-                    .await?;
-                }
-                Ok(())
+                    .with(ids::new_uuid())
+                    .with(&run_id)
+                    .with(&m.model_id)
+                    .with(m.step),
+                )?;
             }
-            .boxed()
+            Ok(())
         })
         .await
 }
@@ -782,53 +677,51 @@ pub async fn garbage(store: &SqlStore, older_than_ms: Option<i64>) -> Result<Gar
         sql.push(" AND COALESCE(r.deleted_time, 0) <= ?")
             .arg(now_millis() - age);
     }
-    let runs = fetch_all(&store.read, store.dialect, sql)
-        .await?
-        .iter()
-        .map(info_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    let exps = fetch_all(
-        &store.read,
-        store.dialect,
-        Sql::new("SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'"),
-    )
-    .await?;
-    Ok(Garbage {
-        runs,
-        experiment_ids: exps
-            .iter()
-            .map(|r| get_i64(r, "experiment_id").map(|i| i.to_string()))
-            .collect::<Result<_>>()?,
-    })
+    store
+        .read
+        .read(move |c| {
+            let runs = c
+                .query(&sql)?
+                .iter()
+                .map(info_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let experiment_ids = c
+                .query(&Sql::new(
+                    "SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'",
+                ))?
+                .iter()
+                .map(|r| r.i64("experiment_id").map(|i| i.to_string()))
+                .collect::<Result<_>>()?;
+            Ok(Garbage {
+                runs,
+                experiment_ids,
+            })
+        })
+        .await
 }
 
 pub async fn purge(store: &SqlStore, run_id: &str) -> Result<()> {
-    let d = store.dialect;
     let run_id = run_id.to_string();
     store
         .writer
-        .write(move |conn| {
-            async move {
-                let info = info_in_tx(conn, d, &run_id).await?;
-                if info.lifecycle_stage != LifecycleStage::Deleted {
-                    return Err(Error::invalid_param(format!("Run {run_id} is not deleted; only deleted runs can be purged")));
-                }
-                for stmt in [
-                    "DELETE FROM metrics WHERE run_uuid = ?",
-                    "DELETE FROM latest_metrics WHERE run_uuid = ?",
-                    "DELETE FROM params WHERE run_uuid = ?",
-                    "DELETE FROM tags WHERE run_uuid = ?",
-                    "DELETE FROM logged_model_metrics WHERE run_id = ?",
-                    "DELETE FROM input_tags WHERE input_uuid IN (SELECT input_uuid FROM inputs WHERE destination_type = 'RUN' AND destination_id = ?)",
-                    "DELETE FROM inputs WHERE destination_type = 'RUN' AND destination_id = ?",
-                    "DELETE FROM inputs WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id = ?",
-                    "DELETE FROM runs WHERE run_uuid = ?",
-                ] {
-                    execute(&mut *conn, d, Sql::new(stmt).with(&run_id)).await?;
-                }
-                Ok(())
+        .write(move |c| {
+            if info(c, &run_id)?.lifecycle_stage != LifecycleStage::Deleted {
+                return Err(Error::invalid_param(format!("Run {run_id} is not deleted; only deleted runs can be purged")));
             }
-            .boxed()
+            for stmt in [
+                "DELETE FROM metrics WHERE run_uuid = ?",
+                "DELETE FROM latest_metrics WHERE run_uuid = ?",
+                "DELETE FROM params WHERE run_uuid = ?",
+                "DELETE FROM tags WHERE run_uuid = ?",
+                "DELETE FROM logged_model_metrics WHERE run_id = ?",
+                "DELETE FROM input_tags WHERE input_uuid IN (SELECT input_uuid FROM inputs WHERE destination_type = 'RUN' AND destination_id = ?)",
+                "DELETE FROM inputs WHERE destination_type = 'RUN' AND destination_id = ?",
+                "DELETE FROM inputs WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id = ?",
+                "DELETE FROM runs WHERE run_uuid = ?",
+            ] {
+                c.execute(&Sql::new(stmt).with(&run_id))?;
+            }
+            Ok(())
         })
         .await
 }

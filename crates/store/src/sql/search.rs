@@ -13,7 +13,7 @@ use ferroflow_core::validation::{MAX_RESULTS_SEARCH_RUNS, parse_experiment_id};
 use ferroflow_core::{Error, Result, page_token};
 
 use super::experiments::string_cond;
-use super::query::{Sql, fetch_all};
+use super::query::Sql;
 use super::runs::{RUN_COLUMNS, hydrate, info_from_row};
 use super::{Dialect, SqlStore};
 use crate::RunSearch;
@@ -201,16 +201,25 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
         .arg(s.max_results + 1)
         .arg(offset);
 
-    let rows = fetch_all(&store.read, d, sql).await?;
-    let mut infos = rows.iter().map(info_from_row).collect::<Result<Vec<_>>>()?;
-    let next_page_token = if infos.len() as i64 > s.max_results {
-        infos.truncate(s.max_results as usize);
-        Some(page_token::encode_offset(offset + s.max_results))
-    } else {
-        None
-    };
-    Ok(Page {
-        items: hydrate(store, infos).await?,
-        next_page_token,
-    })
+    let max = s.max_results;
+    store
+        .read
+        .read(move |c| {
+            let mut infos = c
+                .query(&sql)?
+                .iter()
+                .map(info_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let next_page_token = if infos.len() as i64 > max {
+                infos.truncate(max as usize);
+                Some(page_token::encode_offset(offset + max))
+            } else {
+                None
+            };
+            Ok(Page {
+                items: hydrate(c, infos)?,
+                next_page_token,
+            })
+        })
+        .await
 }

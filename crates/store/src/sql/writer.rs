@@ -1,30 +1,22 @@
-//! The write path: one writer connection that groups concurrent writes into one
-//! transaction (group commit).
+//! The write path: one writer thread and connection that groups concurrent writes into
+//! one transaction (group commit).
 //!
 //! Each write runs inside its own savepoint, so a write that fails rolls back alone and
 //! the others in its group still commit. Callers are answered only after the group's
 //! `COMMIT` returned: an acknowledged write is in the database's log.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
 
 use ferroflow_core::{Error, Result};
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Dialect;
-use super::query::db_err;
+use super::db::Conn;
 
 type Completion = Box<dyn FnOnce(Option<Error>) + Send>;
-type RunFn =
-    Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, Completion)> + Send>;
 
 struct Job {
-    run: RunFn,
-    /// Answers the caller with an error when the job never got to run.
-    fail: Box<dyn FnOnce(Error) + Send>,
+    /// Runs the write; returns whether it succeeded and how to answer its caller.
+    run: Box<dyn FnOnce(&dyn Conn) -> (bool, Completion) + Send>,
 }
 
 /// How many queued writes one transaction may take.
@@ -36,47 +28,37 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on `pool` (a pool of exactly one connection).
-    pub fn spawn(pool: AnyPool, dialect: Dialect) -> Writer {
-        let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(run(pool, dialect, rx));
-        Writer { tx }
+    /// Starts the writer thread on `conn`.
+    pub fn spawn(conn: Box<dyn Conn>) -> Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>(8192);
+        std::thread::Builder::new()
+            .name("ferroflow-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| Error::internal(format!("cannot start the database writer: {e}")))?;
+        Ok(Writer { tx })
     }
 
     /// Runs `f` inside the next group transaction and returns its result once committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: FnOnce(&dyn Conn) -> Result<T> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
-        let slot = Arc::new(Mutex::new(Some(done_tx)));
-        let fail_slot = slot.clone();
-        let run: RunFn = Box::new(move |conn| {
-            Box::pin(async move {
-                let outcome = AssertUnwindSafe(f(conn)).catch_unwind().await;
-                let result = outcome.unwrap_or_else(|_| {
-                    Err(Error::internal("a write panicked; it was rolled back"))
+        let run = Box::new(move |conn: &dyn Conn| {
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(Error::internal("a write panicked; it was rolled back")));
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit_error| {
+                let _ = done_tx.send(match commit_error {
+                    Some(e) if ok => Err(e),
+                    _ => result,
                 });
-                let ok = result.is_ok();
-                let completion: Completion = Box::new(move |commit_error| {
-                    if let Some(tx) = slot.lock().ok().and_then(|mut s| s.take()) {
-                        let _ = tx.send(match commit_error {
-                            Some(e) if ok => Err(e),
-                            _ => result,
-                        });
-                    }
-                });
-                (ok, completion)
-            })
-        });
-        let fail = Box::new(move |e: Error| {
-            if let Some(tx) = fail_slot.lock().ok().and_then(|mut s| s.take()) {
-                let _ = tx.send(Err(e));
-            }
+            });
+            (ok, completion)
         });
         self.tx
-            .send(Job { run, fail })
+            .send(Job { run })
             .await
             .map_err(|_| Error::internal("the database writer has stopped"))?;
         done_rx
@@ -85,8 +67,9 @@ impl Writer {
     }
 }
 
-async fn run(pool: AnyPool, dialect: Dialect, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
+fn run(conn: Box<dyn Conn>, mut rx: mpsc::Receiver<Job>) {
+    let begin = conn.dialect().begin_write();
+    while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -94,67 +77,77 @@ async fn run(pool: AnyPool, dialect: Dialect, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let mut conn = match pool.acquire().await {
-            Ok(c) => c,
-            Err(e) => {
-                fail_all(jobs, db_err(e));
-                continue;
+        if let Err(e) = conn.execute_script(begin) {
+            // Nothing ran: every caller gets the error.
+            for job in jobs {
+                let (_, completion) = (job.run)(&FailingConn(e.clone()));
+                completion(Some(e.clone()));
             }
-        };
-        if let Err(e) = conn.execute(dialect.begin_write()).await {
-            fail_all(jobs, db_err(e));
             continue;
         }
         let mut completions = Vec::with_capacity(jobs.len());
         let mut broken: Option<Error> = None;
         for job in jobs {
             if let Some(err) = &broken {
-                (job.fail)(err.clone());
+                let (_, completion) = (job.run)(&FailingConn(err.clone()));
+                completions.push(completion);
                 continue;
             }
-            if let Err(e) = conn.execute("SAVEPOINT ff_write").await {
-                let err = db_err(e);
-                (job.fail)(err.clone());
-                broken = Some(err);
+            if let Err(e) = conn.execute_script("SAVEPOINT ff_write") {
+                broken = Some(e.clone());
+                let (_, completion) = (job.run)(&FailingConn(e));
+                completions.push(completion);
                 continue;
             }
-            let (ok, completion) = (job.run)(&mut conn).await;
+            let (ok, completion) = (job.run)(&*conn);
             let end = if ok {
-                conn.execute("RELEASE SAVEPOINT ff_write").await.map(|_| ())
+                conn.execute_script("RELEASE SAVEPOINT ff_write")
             } else {
-                match conn.execute("ROLLBACK TO SAVEPOINT ff_write").await {
-                    Ok(_) => conn.execute("RELEASE SAVEPOINT ff_write").await.map(|_| ()),
-                    Err(e) => Err(e),
-                }
+                conn.execute_script("ROLLBACK TO SAVEPOINT ff_write; RELEASE SAVEPOINT ff_write")
             };
             if let Err(e) = end {
-                broken = Some(db_err(e));
+                broken = Some(e);
             }
             completions.push(completion);
         }
         let commit_error = match broken {
             Some(e) => {
-                let _ = conn.execute("ROLLBACK").await;
+                let _ = conn.execute_script("ROLLBACK");
                 Some(e)
             }
-            None => match conn.execute("COMMIT").await {
-                Ok(_) => None,
+            None => match conn.execute_script("COMMIT") {
+                Ok(()) => None,
                 Err(e) => {
-                    let _ = conn.execute("ROLLBACK").await;
-                    Some(db_err(e))
+                    let _ = conn.execute_script("ROLLBACK");
+                    Some(e)
                 }
             },
         };
-        drop(conn);
         for c in completions {
             c(commit_error.clone());
         }
     }
 }
 
-fn fail_all(jobs: Vec<Job>, err: Error) {
-    tracing::error!(error = %err, count = jobs.len(), "cannot start a write transaction");
-    for job in jobs {
-        (job.fail)(err.clone());
+/// Stands in for the connection when the transaction could not run: every statement
+/// fails with the transaction's error, so the job reports it to its caller.
+struct FailingConn(Error);
+
+impl Conn for FailingConn {
+    fn dialect(&self) -> super::Dialect {
+        super::Dialect::Sqlite
+    }
+    fn execute(&self, _: &super::query::Sql) -> Result<u64> {
+        Err(self.0.clone())
+    }
+    fn query_each(
+        &self,
+        _: &super::query::Sql,
+        _: &mut dyn FnMut(super::db::Row) -> Result<bool>,
+    ) -> Result<()> {
+        Err(self.0.clone())
+    }
+    fn execute_script(&self, _: &str) -> Result<()> {
+        Err(self.0.clone())
     }
 }

@@ -1,0 +1,186 @@
+"""Conformance with the reference: the same requests, sent to `mlflow server` 3.17.2 and to
+`ferroflow server`, must get the same status, the same error code, and responses of the
+same shape (field names, nesting, value types, list lengths) once ids and times are
+redacted. Scenarios are data; add one line to cover a new behaviour."""
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from conftest import Server, free_port
+
+MLFLOW = pathlib.Path(sys.executable).with_name("mlflow")
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+
+
+class Reference:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(MLFLOW), "server", "--port", str(self.port), "--workers", "1", "--backend-store-uri", "sqlite:///ref.db"],
+            cwd=workdir, stdout=open(workdir / "ref.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError((workdir / "ref.log").read_text()[-3000:])
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    if not MLFLOW.exists():
+        pytest.skip("mlflow server is not installed beside this Python")
+    ref_dir = tmp_path_factory.mktemp("reference")
+    ff_dir = tmp_path_factory.mktemp("ferroflow")
+    ref = Reference(ref_dir)
+    ff = Server(ff_dir).start()
+    yield {"mlflow": ref.url, "ferroflow": ff.url}
+    ref.stop()
+    ff.stop()
+
+
+def redact(v):
+    if isinstance(v, dict):
+        return {k: redact(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [redact(x) for x in v]
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        return "<int>"
+    if isinstance(v, float):
+        return "<float>"
+    if isinstance(v, str):
+        return MODEL_ID.sub("<model>", HEX32.sub("<id>", v))
+    return v
+
+
+def shape(v):
+    """Keys, nesting, types and lengths — what a client's parser depends on."""
+    if isinstance(v, dict):
+        return {k: shape(x) for k, x in sorted(v.items()) if k not in ("message", "workspace")}
+    if isinstance(v, list):
+        return [shape(x) for x in v]
+    return type(v).__name__
+
+
+SETUP = [
+    ("POST", "experiments/create", {"json": {"name": "conf", "tags": [{"key": "team", "value": "a"}]}}, "exp"),
+    ("POST", "runs/create", {"json": {"experiment_id": "{exp}", "run_name": "r1", "start_time": 1700000000000, "tags": [{"key": "t", "value": "v"}]}}, "run"),
+    ("POST", "runs/create", {"json": {"experiment_id": "{exp}", "run_name": "r2", "start_time": 1700000000001}}, "run2"),
+]
+
+# (name, method, endpoint, request kwargs)
+SCENARIOS = [
+    ("get experiment", "GET", "experiments/get", {"params": {"experiment_id": "{exp}"}}),
+    ("get experiment by name", "GET", "experiments/get-by-name", {"params": {"experiment_name": "conf"}}),
+    ("get unknown experiment", "GET", "experiments/get", {"params": {"experiment_id": "999"}}),
+    ("get experiment bad id", "GET", "experiments/get", {"params": {"experiment_id": "abc"}}),
+    ("get experiment missing id", "GET", "experiments/get", {}),
+    ("get by unknown name", "GET", "experiments/get-by-name", {"params": {"experiment_name": "nope"}}),
+    ("create experiment no name", "POST", "experiments/create", {"json": {}}),
+    ("create experiment int name", "POST", "experiments/create", {"json": {"name": 5}}),
+    ("create duplicate experiment", "POST", "experiments/create", {"json": {"name": "conf"}}),
+    ("search experiments GET", "GET", "experiments/search", {"params": {"max_results": "1"}}),
+    ("search experiments POST filter", "POST", "experiments/search", {"json": {"filter": "name = 'conf'", "max_results": 10}}),
+    ("search experiments bad max_results", "GET", "experiments/search", {"params": {"max_results": "abc"}}),
+    ("set experiment tag", "POST", "experiments/set-experiment-tag", {"json": {"experiment_id": "{exp}", "key": "k", "value": "v"}}),
+    ("update experiment", "POST", "experiments/update", {"json": {"experiment_id": "{exp}", "new_name": "conf"}}),
+    ("get run", "GET", "runs/get", {"params": {"run_id": "{run}"}}),
+    ("get run by run_uuid", "GET", "runs/get", {"params": {"run_uuid": "{run}"}}),
+    ("get unknown run", "GET", "runs/get", {"params": {"run_id": "abc"}}),
+    ("get run missing id", "GET", "runs/get", {}),
+    ("log param", "POST", "runs/log-parameter", {"json": {"run_id": "{run}", "key": "alpha", "value": "0.5"}}),
+    ("log same param again", "POST", "runs/log-parameter", {"json": {"run_id": "{run}", "key": "alpha", "value": "0.5"}}),
+    ("change param", "POST", "runs/log-parameter", {"json": {"run_id": "{run}", "key": "alpha", "value": "0.7"}}),
+    ("param key escapes", "POST", "runs/log-parameter", {"json": {"run_id": "{run}", "key": "../x", "value": "1"}}),
+    ("log metric", "POST", "runs/log-metric", {"json": {"run_id": "{run}", "key": "m", "value": 1.5, "timestamp": 1700000000000, "step": 2}}),
+    ("log metric string numbers", "POST", "runs/log-metric", {"json": {"run_id": "{run}", "key": "m", "value": 2, "timestamp": "1700000000001", "step": "3"}}),
+    ("log metric NaN string", "POST", "runs/log-metric", {"json": {"run_id": "{run}", "key": "n", "value": "NaN", "timestamp": 1700000000000}}),
+    ("log metric no timestamp", "POST", "runs/log-metric", {"json": {"run_id": "{run}", "key": "m", "value": 1}}),
+    ("log metric no value", "POST", "runs/log-metric", {"json": {"run_id": "{run}", "key": "m", "timestamp": 1}}),
+    ("log metric bad value", "POST", "runs/log-metric", {"json": {"run_id": "{run}", "key": "m", "value": "abc", "timestamp": 1}}),
+    ("set tag", "POST", "runs/set-tag", {"json": {"run_id": "{run}", "key": "x", "value": "1"}}),
+    ("delete tag", "POST", "runs/delete-tag", {"json": {"run_id": "{run}", "key": "x"}}),
+    ("log batch", "POST", "runs/log-batch", {"json": {"run_id": "{run}", "metrics": [{"key": "b", "value": 1, "timestamp": 1700000000000, "step": 0}], "params": [{"key": "beta", "value": "2"}], "tags": [{"key": "y", "value": "2"}]}}),
+    ("log batch too many params", "POST", "runs/log-batch", {"json": {"run_id": "{run}", "params": [{"key": f"p{i}", "value": "v"} for i in range(101)]}}),
+    ("log inputs", "POST", "runs/log-inputs", {"json": {"run_id": "{run}", "datasets": [{"tags": [{"key": "mlflow.data.context", "value": "train"}], "dataset": {"name": "d", "digest": "abc", "source_type": "local", "source": "{}"}}]}}),
+    ("run after logging", "GET", "runs/get", {"params": {"run_id": "{run}"}}),
+    ("metric history", "GET", "metrics/get-history", {"params": {"run_id": "{run}", "metric_key": "m"}}),
+    ("metric history page", "GET", "metrics/get-history", {"params": {"run_id": "{run}", "metric_key": "m", "max_results": "1"}}),
+    ("metric history unknown run", "GET", "metrics/get-history", {"params": {"run_id": "nope", "metric_key": "m"}}),
+    ("metric history missing key", "GET", "metrics/get-history", {"params": {"run_id": "{run}"}}),
+    ("bulk interval", "GET", "metrics/get-history-bulk-interval", {"params": {"run_ids": "{run}", "metric_key": "m"}}),
+    ("bulk interval bad max", "GET", "metrics/get-history-bulk-interval", {"params": {"run_ids": "{run}", "metric_key": "m", "max_results": "5000"}}),
+    ("search runs", "POST", "runs/search", {"json": {"experiment_ids": ["{exp}"], "filter": "metrics.m > 1", "order_by": ["metrics.m DESC"]}}),
+    ("search runs paged", "POST", "runs/search", {"json": {"experiment_ids": ["{exp}"], "max_results": 1}}),
+    ("search runs by param", "POST", "runs/search", {"json": {"experiment_ids": ["{exp}"], "filter": "params.alpha = '0.5' and tags.t = 'v'"}}),
+    ("search runs bad filter", "POST", "runs/search", {"json": {"experiment_ids": ["{exp}"], "filter": "metrics.m = 'x'"}}),
+    ("update run", "POST", "runs/update", {"json": {"run_id": "{run2}", "status": "FINISHED", "end_time": 1700000001000}}),
+    ("delete run", "POST", "runs/delete", {"json": {"run_id": "{run2}"}}),
+    ("write to deleted run", "POST", "runs/set-tag", {"json": {"run_id": "{run2}", "key": "a", "value": "b"}}),
+    ("restore run", "POST", "runs/restore", {"json": {"run_id": "{run2}"}}),
+    ("list artifacts of a run", "GET", "artifacts/list", {"params": {"run_id": "{run}"}}),
+    ("create logged model", "POST", "logged-models", {"json": {"experiment_id": "{exp}", "name": "m", "source_run_id": "{run}", "params": [{"key": "a", "value": "1"}]}}),
+    ("search logged models", "POST", "logged-models/search", {"json": {"experiment_ids": ["{exp}"]}}),
+    ("get unknown logged model", "GET", "logged-models/m-00000000000000000000000000000000", {}),
+    ("experiment tags after writes", "GET", "experiments/get", {"params": {"experiment_id": "{exp}"}}),
+]
+
+
+def send(url, method, endpoint, kw, ids):
+    def fill(v):
+        if isinstance(v, str):
+            for k, x in ids.items():
+                v = v.replace("{" + k + "}", x)
+            return v
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fill(x) for k, x in v.items()}
+        return v
+
+    return requests.request(method, f"{url}/api/2.0/mlflow/{endpoint}", timeout=60, **fill(kw))
+
+
+@pytest.fixture(scope="module")
+def answers(servers):
+    out = {}
+    for name, url in servers.items():
+        ids = {}
+        for method, endpoint, kw, key in SETUP:
+            body = send(url, method, endpoint, kw, ids).json()
+            ids[key] = body.get("experiment_id") or body["run"]["info"]["run_id"]
+        out[name] = [send(url, m, e, kw, ids) for _, m, e, kw in SCENARIOS]
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(SCENARIOS)), ids=[s[0] for s in SCENARIOS])
+def test_same_answer_as_the_reference(answers, index):
+    ref, ours = answers["mlflow"][index], answers["ferroflow"][index]
+    assert ours.status_code == ref.status_code, (ref.text, ours.text)
+    ref_body, our_body = ref.json(), ours.json()
+    if ref.status_code >= 400:
+        assert our_body["error_code"] == ref_body["error_code"], (ref_body, our_body)
+        assert our_body.get("error_class") == ref_body.get("error_class")
+        return
+    assert shape(redact(our_body)) == shape(redact(ref_body)), (ref_body, our_body)
