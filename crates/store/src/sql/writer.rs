@@ -14,9 +14,11 @@ use super::db::Conn;
 
 type Completion = Box<dyn FnOnce(Option<Error>) + Send>;
 
+/// Runs a write; returns whether it succeeded and how to answer its caller.
+type RunWrite = dyn FnOnce(&dyn Conn) -> (bool, Completion) + Send;
+
 struct Job {
-    /// Runs the write; returns whether it succeeded and how to answer its caller.
-    run: Box<dyn FnOnce(&dyn Conn) -> (bool, Completion) + Send>,
+    run: Box<RunWrite>,
 }
 
 /// How many queued writes one transaction may take.
