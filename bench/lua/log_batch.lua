@@ -1,6 +1,10 @@
--- runs/log-batch of 10 metrics; every request logs new steps so nothing is deduplicated.
+-- runs/log-batch of 10 metrics. Every request logs steps no earlier request (of this or
+-- any previous wrk process) logged, so no write is a deduplicated no-op.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 local run_id = os.getenv("BENCH_RUN_ID")
+local base = (os.time() % 100000) * 1000000000
+-- Timestamps grow with each request, as a training loop's wall clock does.
+local clock = os.time() * 1000
 local counter = 0
 local thread_id = 0
 function setup(thread)
@@ -9,10 +13,10 @@ function setup(thread)
 end
 function request()
   counter = counter + 1
-  local step = thread_id * 100000000 + counter
+  local step = base + thread_id * 100000000 + counter
   local parts = {}
   for i = 0, 9 do
-    parts[#parts + 1] = string.format('{"key":"bench_%d","value":%d.5,"timestamp":%d,"step":%d}', i, counter, 1700000000000 + counter, step)
+    parts[#parts + 1] = string.format('{"key":"bench_%d","value":%d.5,"timestamp":%d,"step":%d}', i, counter, clock + counter, step)
   end
   local body = string.format('{"run_id":"%s","metrics":[%s]}', run_id, table.concat(parts, ","))
   return wrk.format("POST", "/api/2.0/mlflow/runs/log-batch", {["Content-Type"] = "application/json"}, body)

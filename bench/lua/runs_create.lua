@@ -1,6 +1,6 @@
--- runs/create in the benchmark experiment.
+-- runs/create in an experiment of its own.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
-local exp_id = os.getenv("BENCH_EXPERIMENT_ID")
+local exp_id = os.getenv("BENCH_CREATE_EXPERIMENT_ID")
 local counter = 0
 function request()
   counter = counter + 1

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use ferroflow_core::entities::{
     DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, Page, Param, Run, RunInfo, Tag,
+    ModelOutput, Page, Param, Point, Run, RunInfo, Tag,
 };
 use ferroflow_core::{Error, ErrorCode, Result};
 use ferroflow_store::{
@@ -375,8 +375,17 @@ impl TrackingStore for RestStore {
             .call(Method::GET, "metrics/get-history", json!({"run_id": run_id, "metric_key": key, "max_results": max_results, "page_token": page_token}))
             .await?;
         let _ = tx.send(r.next_page_token);
+        let points: Vec<Point> = r
+            .metrics
+            .iter()
+            .map(|m| Point {
+                value: m.value,
+                timestamp: m.timestamp,
+                step: m.step,
+            })
+            .collect();
         Ok(MetricHistory {
-            metrics: futures_util::stream::iter(r.metrics.into_iter().map(Ok)).boxed(),
+            points: futures_util::stream::once(async move { Ok(points) }).boxed(),
             next_page_token: rx,
         })
     }

@@ -224,6 +224,20 @@ impl Metric {
     }
 }
 
+/// One point of a metric's history: what a history stream carries (the key is known).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+}
+
+impl Point {
+    pub fn into_metric(self, key: &str) -> Metric {
+        Metric::new(key, self.value, self.timestamp, self.step)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Experiment {
     pub experiment_id: String,

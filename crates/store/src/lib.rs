@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use ferroflow_core::Result;
 use ferroflow_core::entities::{
     DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, Page, Param, Run, RunInfo, RunStatus, Tag, ViewType,
+    ModelOutput, Page, Param, Point, Run, RunInfo, RunStatus, Tag, ViewType,
 };
 use futures_util::stream::BoxStream;
 
@@ -61,9 +61,10 @@ pub struct Batch {
     pub tags: Vec<Tag>,
 }
 
-/// A page of a metric's history. `next_page_token` is set when `max_results` cut it short.
+/// A page of a metric's history, as a stream of batches of points in (step, timestamp,
+/// value) order. `next_page_token` is set when `max_results` cut it short.
 pub struct MetricHistory {
-    pub metrics: BoxStream<'static, Result<Metric>>,
+    pub points: BoxStream<'static, Result<Vec<Point>>>,
     /// Resolved once the stream is exhausted: a token when more points remain.
     pub next_page_token: tokio::sync::oneshot::Receiver<Option<String>>,
 }

@@ -6,7 +6,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
 use ferroflow_core::Error;
-use ferroflow_core::entities::Metric;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ferroflow_core::entities::{Metric, Point};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -17,9 +20,6 @@ use crate::{ApiResult, AppState};
 /// MLflow's bounds for `get-history-bulk-interval`.
 const MAX_RUNS_BULK: usize = 100;
 const MAX_RESULTS_PER_RUN: i64 = 2500;
-
-/// Metrics per body chunk when streaming a history.
-const CHUNK: usize = 512;
 
 pub async fn get_history(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let run_id = f.req_str_any(&["run_id", "run_uuid"])?;
@@ -32,32 +32,30 @@ pub async fn get_history(State(s): State<AppState>, f: Fields) -> ApiResult<Resp
         .await?;
 
     // {"metrics":[m,m,...],"next_page_token":"..."}, with empty parts omitted as MLflow
-    // does (no metrics is `{}`). `any` tracks whether the list was opened.
-    let any = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let opened = any.clone();
-    let mut token_rx = Some(history.next_page_token);
+    // does (no metrics is `{}`). Points are written straight into the body a batch at a
+    // time; the key is escaped once.
+    let prefix = format!("{{\"key\":{},\"value\":", serde_json::Value::String(key));
+    let listed = Arc::new(AtomicBool::new(false));
+    let opened = listed.clone();
+    let next_page_token = history.next_page_token;
     let body =
         futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from_static(b"{")) })
-            .chain(history.metrics.chunks(CHUNK).map(move |chunk| {
-                let mut buf = Vec::with_capacity(chunk.len() * 96);
-                for m in chunk {
-                    let m = m.map_err(|e| {
-                        tracing::error!(error = %e, "metric history read failed mid-stream");
-                        std::io::Error::other(e.message)
-                    })?;
-                    let first = !opened.swap(true, std::sync::atomic::Ordering::Relaxed);
-                    let sep: &[u8] = if first { b"\"metrics\":[" } else { b"," };
-                    buf.extend_from_slice(sep);
-                    serde_json::to_writer(&mut buf, &m).map_err(std::io::Error::other)?;
+            .chain(history.points.map(move |batch| {
+                let batch = batch.map_err(|e| {
+                    tracing::error!(error = %e, "metric history read failed mid-stream");
+                    std::io::Error::other(e.message)
+                })?;
+                let mut buf = Vec::with_capacity(batch.len() * (prefix.len() + 56) + 16);
+                for p in batch {
+                    let first = !opened.swap(true, Ordering::Relaxed);
+                    buf.extend_from_slice(if first { b"\"metrics\":[" } else { b"," });
+                    write_point(&mut buf, &prefix, p);
                 }
                 Ok(Bytes::from(buf))
             }))
             .chain(futures_util::stream::once(async move {
-                let token = match token_rx.take() {
-                    Some(rx) => rx.await.ok().flatten(),
-                    None => None,
-                };
-                let listed = any.load(std::sync::atomic::Ordering::Relaxed);
+                let token = next_page_token.await.ok().flatten();
+                let listed = listed.load(Ordering::Relaxed);
                 let mut tail = String::from(if listed { "]" } else { "" });
                 if let Some(t) = token {
                     tail.push_str(if listed { "," } else { "" });
@@ -75,6 +73,25 @@ pub async fn get_history(State(s): State<AppState>, f: Fields) -> ApiResult<Resp
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// One `{"key":...,"value":...,"timestamp":...,"step":...}` object; non-finite values as
+/// MLflow writes them.
+fn write_point(buf: &mut Vec<u8>, prefix: &str, p: Point) {
+    use std::io::Write;
+    buf.extend_from_slice(prefix.as_bytes());
+    if p.value.is_nan() {
+        buf.extend_from_slice(b"\"NaN\"");
+    } else if p.value.is_infinite() {
+        buf.extend_from_slice(if p.value > 0.0 {
+            b"\"Infinity\""
+        } else {
+            b"\"-Infinity\""
+        });
+    } else {
+        let _ = serde_json::to_writer(&mut *buf, &p.value);
+    }
+    let _ = write!(buf, ",\"timestamp\":{},\"step\":{}}}", p.timestamp, p.step);
 }
 
 #[derive(Serialize)]

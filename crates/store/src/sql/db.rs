@@ -97,6 +97,12 @@ pub trait Conn: Send {
     /// Runs several `;`-separated statements without arguments.
     fn execute_script(&self, sql: &str) -> Result<()>;
 
+    /// Copies committed log frames into the database file without blocking anyone, for
+    /// databases with a write-ahead log; returns the frames in the log afterwards.
+    fn checkpoint(&self) -> Result<Option<i64>> {
+        Ok(None)
+    }
+
     fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
         let mut rows = Vec::new();
         self.query_each(sql, &mut |r| {
@@ -172,7 +178,8 @@ impl SqliteConn {
         conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
             .map_err(sqlite_err)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+             PRAGMA cache_size = -8192; PRAGMA mmap_size = 268435456; PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 0;",
         )
         .map_err(sqlite_err)?;
         conn.set_prepared_statement_cache_capacity(256);
@@ -223,6 +230,64 @@ impl Conn for SqliteConn {
 
     fn execute_script(&self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql).map_err(sqlite_err)
+    }
+
+    fn checkpoint(&self) -> Result<Option<i64>> {
+        let (_busy, log) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(sqlite_err)?;
+        Ok(Some(log))
+    }
+}
+
+// ---- checkpoints ----
+
+/// Keeps SQLite's write-ahead log short without stalling commits.
+///
+/// A background thread copies committed frames into the database file every few tens of
+/// milliseconds, beside the writer. Copying never catches up with a writer that keeps
+/// appending, so the log could not restart from its beginning on its own; when it has
+/// grown past [`WAL_RESTART_FRAMES`], the writer runs one more checkpoint between two
+/// groups — by then nearly every frame is copied, so this is short — and the next commit
+/// starts the log over.
+pub struct Checkpointer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Frames in the log at the last background checkpoint.
+    pub log_frames: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// Log length (in pages) past which the writer finishes a checkpoint itself.
+pub const WAL_RESTART_FRAMES: i64 = 2000;
+
+impl Checkpointer {
+    pub fn spawn(conn: Box<dyn Conn>) -> Result<Checkpointer> {
+        use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let log_frames = Arc::new(AtomicI64::new(0));
+        let (flag, frames) = (stop.clone(), log_frames.clone());
+        std::thread::Builder::new()
+            .name("ferroflow-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                    match conn.checkpoint() {
+                        Ok(Some(n)) => frames.store(n, Ordering::Relaxed),
+                        Ok(None) => return,
+                        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+                    }
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer { stop, log_frames })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

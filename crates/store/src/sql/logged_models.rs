@@ -202,7 +202,7 @@ pub async fn get(store: &SqlStore, model_id: &str) -> Result<LoggedModel> {
 async fn modify<T, F>(store: &SqlStore, model_id: &str, f: F) -> Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(&dyn Conn, &str, i64) -> Result<T> + Send + 'static,
+    F: Fn(&dyn Conn, &str, i64) -> Result<T> + Send + 'static,
 {
     let model_id = model_id.to_string();
     store

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use ferroflow_core::entities::Metric;
+use ferroflow_core::entities::{Metric, Point};
 use ferroflow_core::{Error, Result, page_token};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
@@ -32,8 +32,9 @@ pub async fn history(
         )));
     }
     let offset = page_token::decode_offset(token.as_deref())?;
+    // Served in order by the `ferroflow_metrics_history` index, without a sort.
     let mut sql = Sql::new(
-        "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan",
+        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan",
     );
     sql.arg(run_id).arg(key);
     match max_results {
@@ -45,7 +46,7 @@ pub async fn history(
         }
         None => {}
     }
-    let (tx, rx) = mpsc::channel::<Result<Vec<Metric>>>(CHANNEL_DEPTH);
+    let (tx, rx) = mpsc::channel::<Result<Vec<Point>>>(CHANNEL_DEPTH);
     let (token_tx, token_rx) = oneshot::channel();
     store
         .read
@@ -58,7 +59,16 @@ pub async fn history(
                     more = true;
                     return Ok(false);
                 }
-                batch.push(metric_from_row(&row)?);
+                let value = if row.bool("is_nan")? {
+                    f64::NAN
+                } else {
+                    row.f64("value")?
+                };
+                batch.push(Point {
+                    value,
+                    timestamp: row.i64("timestamp")?,
+                    step: row.i64("step")?,
+                });
                 sent += 1;
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -80,16 +90,12 @@ pub async fn history(
             }
         })
         .await?;
-    let metrics = futures_util::stream::unfold(rx, |mut rx| async move {
+    let points = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    })
-    .flat_map(|batch: Result<Vec<Metric>>| match batch {
-        Ok(v) => futures_util::stream::iter(v.into_iter().map(Ok)).boxed(),
-        Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
     })
     .boxed();
     Ok(MetricHistory {
-        metrics,
+        points,
         next_page_token: token_rx,
     })
 }

@@ -26,9 +26,20 @@ pub enum MigrationOutcome {
     UpToDate,
 }
 
+/// Secondary indexes Ferroflow adds for its queries. MLflow's code never sees them (it
+/// names indexes itself and its migrations recreate the tables they rebuild), so a
+/// database with them stays one Python MLflow opens as is.
+const FERROFLOW_INDEXES: &str = "\
+    CREATE INDEX IF NOT EXISTS ferroflow_latest_metrics_key_value ON latest_metrics (key, value);\
+    CREATE INDEX IF NOT EXISTS ferroflow_runs_experiment ON runs (experiment_id, lifecycle_stage);\
+    CREATE INDEX IF NOT EXISTS ferroflow_metrics_history ON metrics (run_uuid, key, step, timestamp, value, is_nan);";
+
 pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<MigrationOutcome> {
     conn.execute_script(conn.dialect().begin_write())?;
-    let result = migrate_locked(conn, default_artifact_root);
+    let result = migrate_locked(conn, default_artifact_root).and_then(|outcome| {
+        conn.execute_script(FERROFLOW_INDEXES)?;
+        Ok(outcome)
+    });
     match &result {
         Ok(_) => conn.execute_script("COMMIT")?,
         Err(_) => {

@@ -59,7 +59,8 @@ impl Default for StoreOptions {
 pub struct SqlStore {
     pub(crate) dialect: Dialect,
     pub(crate) read: Pool,
-    pub(crate) writer: Writer,
+    _checkpointer: db::Checkpointer,
+    pub(crate) writer: Writer<runs::MetricWrite>,
     pub(crate) default_artifact_root: String,
     pub(crate) long_values: LongValues,
     pub(crate) migration: MigrationOutcome,
@@ -127,6 +128,7 @@ impl SqlStore {
         })
         .await
         .map_err(|e| Error::internal(format!("opening the database failed: {e}")))??;
+        let checkpointer = db::Checkpointer::spawn(Box::new(SqliteConn::open(&path)?))?;
         let read = Pool::new(
             opts.read_connections,
             Box::new(move || SqliteConn::open(&path).map(|c| Box::new(c) as Box<dyn Conn>)),
@@ -134,7 +136,12 @@ impl SqlStore {
         Ok(SqlStore {
             dialect: Dialect::Sqlite,
             read,
-            writer: Writer::spawn(writer_conn)?,
+            writer: Writer::spawn(
+                writer_conn,
+                Some(checkpointer.log_frames.clone()),
+                Box::new(runs::merge_metric_writes),
+            )?,
+            _checkpointer: checkpointer,
             default_artifact_root: opts.default_artifact_root,
             long_values: opts.long_values,
             migration,

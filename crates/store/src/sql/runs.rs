@@ -321,7 +321,7 @@ pub async fn update(store: &SqlStore, run_id: &str, update: RunUpdate) -> Result
                         .with(&run_id),
                 )?;
             }
-            if let Some(name) = update.run_name.filter(|n| !n.is_empty()) {
+            if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
                 upsert_tags(c, &run_id, &[Tag::new(RUN_NAME_TAG, name)])?;
             }
             info(c, &run_id)
@@ -387,18 +387,43 @@ pub async fn log_batch(store: &SqlStore, run_id: &str, mut batch: Batch) -> Resu
         validate_tag(t, &path("tags", i), store.long_values)?;
     }
     let run_id = run_id.to_string();
+    // Metric points alone (a training loop's steady traffic) are merged with the other
+    // points queued at the same moment: a few multi-row statements per group.
+    if batch.params.is_empty()
+        && batch.tags.is_empty()
+        && batch
+            .metrics
+            .iter()
+            .all(|m| m.model_id.as_deref().is_none_or(str::is_empty))
+    {
+        return store
+            .writer
+            .merge(MetricWrite {
+                run_id,
+                metrics: batch.metrics,
+            })
+            .await;
+    }
+    // The statements are built here, so the writer thread only runs them.
+    let metric_sql = metric_statements(&run_id, &batch.metrics.iter().collect::<Vec<_>>());
+    let param_sql = param_statements(&run_id, &batch.params);
     store
         .writer
         .write(move |c| {
             let info = active(c, &run_id)?;
-            log_params(c, &run_id, &batch.params)?;
-            log_metrics(c, &info, &batch.metrics)?;
+            check_params(c, &run_id, &batch.params)?;
+            for sql in param_sql.iter().chain(&metric_sql) {
+                c.execute(sql)?;
+            }
+            log_model_metrics(c, &info, &batch.metrics)?;
             upsert_tags(c, &run_id, &batch.tags)
         })
         .await
 }
 
-fn log_params(c: &dyn Conn, run_id: &str, params: &[Tag]) -> Result<()> {
+/// Refuses a param that was already logged with another value (re-logging the same value
+/// is allowed, as in MLflow).
+fn check_params(c: &dyn Conn, run_id: &str, params: &[Tag]) -> Result<()> {
     if params.is_empty() {
         return Ok(());
     }
@@ -406,39 +431,75 @@ fn log_params(c: &dyn Conn, run_id: &str, params: &[Tag]) -> Result<()> {
     existing
         .arg(run_id)
         .push_list(params.iter().map(|p| p.key.clone()));
-    let mut have: HashMap<String, String> = HashMap::new();
     for r in c.query(&existing)? {
-        have.insert(r.str("key")?, r.str("value")?);
-    }
-    let mut sql = Sql::new("INSERT INTO params (key, value, run_uuid) VALUES ");
-    let mut n = 0;
-    for p in params {
-        match have.get(&p.key) {
-            Some(v) if v == &p.value => continue,
-            Some(v) => {
-                return Err(Error::invalid_param(format!(
-                    "Changing param values is not allowed. Param with key='{}' was already logged with value='{}' for run ID='{}'. Attempted logging new value '{}'.",
-                    p.key, v, run_id, p.value
-                )));
-            }
-            None => {}
+        let (key, value) = (r.str("key")?, r.str("value")?);
+        if let Some(p) = params.iter().find(|p| p.key == key && p.value != value) {
+            return Err(Error::invalid_param(format!(
+                "Changing param values is not allowed. Param with key='{}' was already logged with value='{}' for run ID='{}'. Attempted logging new value '{}'.",
+                p.key, value, run_id, p.value
+            )));
         }
-        sql.push(if n == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" })
-            .arg(&p.key)
-            .arg(&p.value)
-            .arg(run_id);
-        n += 1;
-    }
-    if n > 0 {
-        c.execute(&sql)?;
     }
     Ok(())
 }
 
-fn log_metrics(c: &dyn Conn, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
-    if metrics.is_empty() {
-        return Ok(());
+fn param_statements(run_id: &str, params: &[Tag]) -> Vec<Sql> {
+    if params.is_empty() {
+        return Vec::new();
     }
+    let mut sql = Sql::new("INSERT INTO params (key, value, run_uuid) VALUES ");
+    for (i, p) in params.iter().enumerate() {
+        sql.push(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" })
+            .arg(&p.key)
+            .arg(&p.value)
+            .arg(run_id);
+    }
+    // Same key and value again: nothing to do (a different value was refused before).
+    sql.push(" ON CONFLICT DO NOTHING");
+    vec![sql]
+}
+
+/// Metric points of one `log-batch`, merged by the writer with others (see `writer.rs`).
+pub struct MetricWrite {
+    run_id: String,
+    metrics: Vec<Metric>,
+}
+
+/// Writes the metric points of several requests: per run, one activity check, then the
+/// history rows and each key's latest value in multi-row statements.
+pub(super) fn merge_metric_writes(c: &dyn Conn, items: &[&MetricWrite]) -> Result<Vec<Result<()>>> {
+    let mut results: Vec<Result<()>> = (0..items.len()).map(|_| Ok(())).collect();
+    let mut runs: Vec<&str> = Vec::new();
+    for item in items {
+        if !runs.contains(&item.run_id.as_str()) {
+            runs.push(&item.run_id);
+        }
+    }
+    for run_id in runs {
+        let mine: Vec<usize> = (0..items.len())
+            .filter(|&i| items[i].run_id == run_id)
+            .collect();
+        if let Err(e) = active(c, run_id) {
+            // Nothing was written for this run: its requests fail alone.
+            for &i in &mine {
+                results[i] = Err(e.clone());
+            }
+            continue;
+        }
+        let metrics: Vec<&Metric> = mine.iter().flat_map(|&i| items[i].metrics.iter()).collect();
+        for sql in metric_statements(run_id, &metrics) {
+            c.execute(&sql)?;
+        }
+    }
+    Ok(results)
+}
+
+/// The history rows, and the latest value per key: highest (step, timestamp, value).
+fn metric_statements(run_id: &str, metrics: &[&Metric]) -> Vec<Sql> {
+    if metrics.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
     // Chunks keep every statement under the bound-variable limit of any backend.
     for chunk in metrics.chunks(500) {
         let mut sql =
@@ -453,16 +514,15 @@ fn log_metrics(c: &dyn Conn, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
             .arg(&m.key)
             .arg(v)
             .arg(m.timestamp)
-            .arg(&run.run_id)
+            .arg(run_id)
             .arg(m.step)
             .arg(i64::from(nan));
         }
         sql.push(" ON CONFLICT DO NOTHING");
-        c.execute(&sql)?;
+        out.push(sql);
     }
-    // The latest value per key: highest (step, timestamp, value).
     let mut latest: HashMap<&str, &Metric> = HashMap::new();
-    for m in metrics {
+    for &m in metrics {
         let newer = |old: &Metric| {
             let (a, b) = (sanitize(m.value).0, sanitize(old.value).0);
             (m.step, m.timestamp)
@@ -492,7 +552,7 @@ fn log_metrics(c: &dyn Conn, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
         .arg(m.timestamp)
         .arg(m.step)
         .arg(i64::from(nan))
-        .arg(&run.run_id);
+        .arg(run_id);
     }
     sql.push(
         " ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan \
@@ -500,8 +560,12 @@ fn log_metrics(c: &dyn Conn, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
             OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
             OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
     );
-    c.execute(&sql)?;
-    // Metrics attached to a logged model are also recorded against it.
+    out.push(sql);
+    out
+}
+
+/// Metrics attached to a logged model are also recorded against it.
+fn log_model_metrics(c: &dyn Conn, run: &RunInfo, metrics: &[Metric]) -> Result<()> {
     let exp_id: i64 = run.experiment_id.parse().unwrap_or(0);
     for m in metrics
         .iter()

@@ -8,7 +8,7 @@ use ferroflow_core::entities::{Page, Run};
 use ferroflow_core::search::runs::{
     DatasetField, RunAttr, RunFilter, RunKey, parse_run_filter, parse_run_order_by,
 };
-use ferroflow_core::search::{Expr, Op, Value};
+use ferroflow_core::search::{Cond, Expr, Op, Value};
 use ferroflow_core::validation::{MAX_RESULTS_SEARCH_RUNS, parse_experiment_id};
 use ferroflow_core::{Error, Result, page_token};
 
@@ -122,6 +122,26 @@ pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) {
     }
 }
 
+/// The comparisons every result must satisfy: a lone comparison, or the comparison
+/// members of a top-level AND, with their position in it.
+fn required_conds(filter: Option<&RunFilter>) -> Vec<(usize, &Cond<RunKey>)> {
+    match filter {
+        Some(Expr::Cond(c)) => vec![(0, c)],
+        Some(Expr::And(parts)) => parts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                if let Expr::Cond(c) = p {
+                    Some((i, c))
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
 pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
     if s.max_results < 1 || s.max_results > MAX_RESULTS_SEARCH_RUNS {
         return Err(Error::invalid_param(format!(
@@ -147,9 +167,34 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
 
     let mut joins = Sql::default();
     let mut order_sql: Vec<String> = Vec::new();
+    // A metric that the filter requires (a top-level AND of comparisons other than `!=`)
+    // is present and not NaN in every result: its order-by join can be an inner join
+    // with those comparisons pushed into it, which lets the database walk the
+    // `(key, value)` index in order and stop at the page size.
+    let required = required_conds(filter.as_ref());
+    let pushable = |k: &str| -> Vec<usize> {
+        required
+            .iter()
+            .filter(|(_, c)| matches!(&c.key, RunKey::Metric(m) if m == k) && c.op != Op::Ne)
+            .map(|(i, _)| *i)
+            .collect()
+    };
+    let mut pushed: Vec<usize> = Vec::new();
     for (i, o) in order.iter().enumerate() {
         let dir = if o.ascending { "ASC" } else { "DESC" };
         match &o.key {
+            RunKey::Metric(k) if i == 0 && !pushable(k).is_empty() => {
+                pushed = pushable(k);
+                joins
+                    .push(&format!(" JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ? AND o{i}.is_nan = 0"))
+                    .arg(k);
+                for (_, c) in required.iter().filter(|(pi, _)| pushed.contains(pi)) {
+                    joins
+                        .push(&format!(" AND o{i}.value {} ?", c.op.as_str()))
+                        .arg(num(&c.value));
+                }
+                order_sql.push(format!("o{i}.value {dir}"));
+            }
             RunKey::Metric(k) => {
                 joins.push(&format!(" LEFT JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?")).arg(k);
                 order_sql.push(format!("CASE WHEN o{i}.run_uuid IS NULL THEN 2 WHEN o{i}.is_nan = 1 THEN 1 ELSE 0 END ASC"));
@@ -192,7 +237,21 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
     sql.push(" WHERE r.experiment_id IN ").push_list(exp_ids);
     sql.push(" AND r.lifecycle_stage IN ")
         .push_list(s.view.stages().iter().map(|st| st.as_str()));
-    if let Some(f) = &filter {
+    // What was pushed into the join is not repeated here.
+    let remaining = match filter.clone() {
+        Some(Expr::Cond(_)) if !pushed.is_empty() => None,
+        Some(Expr::And(parts)) if !pushed.is_empty() => {
+            let rest: Vec<RunFilter> = parts
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !pushed.contains(i))
+                .map(|(_, p)| p)
+                .collect();
+            (!rest.is_empty()).then_some(Expr::And(rest))
+        }
+        other => other,
+    };
+    if let Some(f) = &remaining {
         sql.push(" AND ");
         compile(d, f, &mut sql);
     }

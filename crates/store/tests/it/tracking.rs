@@ -1,9 +1,21 @@
 use ferroflow_core::ErrorCode;
-use ferroflow_core::entities::{LifecycleStage, Metric, Param, RunStatus, Tag, ViewType};
-use ferroflow_store::{Batch, CreateRun, ExperimentSearch, RunSearch, RunUpdate, TrackingStore};
+use ferroflow_core::entities::{LifecycleStage, Metric, Param, Point, RunStatus, Tag, ViewType};
+use ferroflow_store::{
+    Batch, CreateRun, ExperimentSearch, MetricHistory, RunSearch, RunUpdate, TrackingStore,
+};
 use futures_util::StreamExt;
 
 use crate::new_store;
+
+async fn points_and_token(h: MetricHistory) -> (Vec<Point>, Option<String>) {
+    let batches: Vec<_> = h.points.collect().await;
+    let pts = batches.into_iter().flat_map(|b| b.unwrap()).collect();
+    (pts, h.next_page_token.await.unwrap())
+}
+
+async fn points(h: MetricHistory) -> Vec<Point> {
+    points_and_token(h).await.0
+}
 
 fn run_req(exp: &str) -> CreateRun {
     CreateRun {
@@ -146,13 +158,7 @@ async fn runs_log_and_read_back() {
     assert!(run.metric("nan").unwrap().value.is_nan());
     assert_eq!(run.param("alpha"), Some("0.5"));
     let h = s.metric_history(&id, "loss", None, None).await.unwrap();
-    let pts: Vec<_> = h
-        .metrics
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .map(|m| m.unwrap().step)
-        .collect();
+    let pts: Vec<_> = points(h).await.into_iter().map(|p| p.step).collect();
     assert_eq!(pts, vec![0, 1]);
     let info = s
         .update_run(
@@ -217,20 +223,14 @@ async fn history_paginates() {
     .await
     .unwrap();
     let h = s.metric_history(&id, "m", Some(10), None).await.unwrap();
-    let first: Vec<_> = h.metrics.collect::<Vec<_>>().await;
+    let (first, token) = points_and_token(h).await;
     assert_eq!(first.len(), 10);
-    let token = h.next_page_token.await.unwrap().expect("a next page");
+    let token = token.expect("a next page");
     let h = s
         .metric_history(&id, "m", Some(10), Some(token))
         .await
         .unwrap();
-    let second: Vec<_> = h
-        .metrics
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .map(|m| m.unwrap().step)
-        .collect();
+    let second: Vec<_> = points(h).await.into_iter().map(|p| p.step).collect();
     assert_eq!(second, (10..20).collect::<Vec<_>>());
     let bulk = s
         .metric_history_bulk_interval(std::slice::from_ref(&id), "m", Some(0), Some(24), 5)
@@ -310,6 +310,102 @@ async fn concurrent_writes_are_grouped_and_all_land() {
         h.await.unwrap().unwrap();
     }
     let h = s.metric_history(&id, "m", None, None).await.unwrap();
-    assert_eq!(h.metrics.collect::<Vec<_>>().await.len(), 64);
+    assert_eq!(points(h).await.len(), 64);
     assert_eq!(s.get_run(&id).await.unwrap().metric("m").unwrap().step, 63);
+}
+
+#[tokio::test]
+async fn a_failing_write_fails_alone_in_its_group() {
+    let t = new_store().await;
+    let s = std::sync::Arc::new(t.store);
+    let live = s.create_run(run_req("0")).await.unwrap().info.run_id;
+    let dead = s.create_run(run_req("0")).await.unwrap().info.run_id;
+    s.log_batch(
+        &live,
+        Batch {
+            params: vec![Param::new("p", "1")],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.set_run_lifecycle(&dead, LifecycleStage::Deleted)
+        .await
+        .unwrap();
+    let mut handles = vec![];
+    for i in 0..48i64 {
+        let s = s.clone();
+        let (live, dead) = (live.clone(), dead.clone());
+        handles.push(tokio::spawn(async move {
+            match i % 4 {
+                // merged metric writes, to a live and to a deleted run
+                0 => (
+                    0,
+                    s.log_batch(
+                        &live,
+                        Batch {
+                            metrics: vec![Metric::new("m", i as f64, i, i)],
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+                ),
+                1 => (
+                    1,
+                    s.log_batch(
+                        &dead,
+                        Batch {
+                            metrics: vec![Metric::new("m", 1.0, 1, i)],
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+                ),
+                // closures: a param conflict, and a good tag
+                2 => (
+                    2,
+                    s.log_batch(
+                        &live,
+                        Batch {
+                            params: vec![Param::new("p", "2")],
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+                ),
+                _ => (
+                    3,
+                    s.log_batch(
+                        &live,
+                        Batch {
+                            tags: vec![Tag::new(format!("t{i}"), "v")],
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+                ),
+            }
+        }));
+    }
+    for h in handles {
+        let (kind, result) = h.await.unwrap();
+        match kind {
+            0 | 3 => result.unwrap(),
+            _ => assert_eq!(result.unwrap_err().code, ErrorCode::INVALID_PARAMETER_VALUE),
+        }
+    }
+    let run = s.get_run(&live).await.unwrap();
+    assert_eq!(run.param("p"), Some("1"));
+    assert_eq!(
+        run.data
+            .tags
+            .iter()
+            .filter(|t| t.key.starts_with('t'))
+            .count(),
+        12
+    );
+    let h = s.metric_history(&live, "m", None, None).await.unwrap();
+    assert_eq!(points(h).await.len(), 12);
+    let h = s.metric_history(&dead, "m", None, None).await.unwrap();
+    assert!(points(h).await.is_empty());
 }
