@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use ferroflow_core::entities::{Experiment, LifecycleStage, Run, ViewType};
+use ferroflow_core::entities::{Experiment, LifecycleStage, Page, Run, ViewType};
 use ferroflow_store::{ExperimentSearch, RunSearch, TrackingStore};
 
 use super::{format_millis, user, view};
@@ -11,25 +11,16 @@ use crate::args::ExperimentsCommand;
 use crate::printer::Printer;
 use crate::tracking;
 
-async fn all_experiments(
-    store: &dyn TrackingStore,
-    view: ViewType,
-    filter: String,
-    order_by: Vec<String>,
-) -> Result<Vec<Experiment>> {
+/// Every item of a paginated search: `fetch` gets a page token and returns a page.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = ferroflow_core::Result<Page<T>>>,
+{
     let mut out = Vec::new();
     let mut token = None;
     loop {
-        let page = store
-            .search_experiments(ExperimentSearch {
-                filter: filter.clone(),
-                view,
-                max_results: 1000,
-                order_by: order_by.clone(),
-                page_token: token,
-            })
-            .await
-            .map_err(user)?;
+        let page = fetch(token).await.map_err(user)?;
         out.extend(page.items);
         match page.next_page_token {
             Some(t) => token = Some(t),
@@ -38,32 +29,41 @@ async fn all_experiments(
     }
 }
 
+async fn all_experiments(
+    store: &dyn TrackingStore,
+    view: ViewType,
+    filter: String,
+    order_by: Vec<String>,
+) -> Result<Vec<Experiment>> {
+    all_pages(|page_token| {
+        store.search_experiments(ExperimentSearch {
+            filter: filter.clone(),
+            view,
+            max_results: 1000,
+            order_by: order_by.clone(),
+            page_token,
+        })
+    })
+    .await
+}
+
 /// Every run of an experiment, page by page.
 pub async fn all_runs(
     store: &dyn TrackingStore,
     experiment_id: &str,
     view: ViewType,
 ) -> Result<Vec<Run>> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = store
-            .search_runs(RunSearch {
-                experiment_ids: vec![experiment_id.to_string()],
-                filter: String::new(),
-                view,
-                max_results: 1000,
-                order_by: vec![],
-                page_token: token,
-            })
-            .await
-            .map_err(user)?;
-        out.extend(page.items);
-        match page.next_page_token {
-            Some(t) => token = Some(t),
-            None => return Ok(out),
-        }
-    }
+    all_pages(|page_token| {
+        store.search_runs(RunSearch {
+            experiment_ids: vec![experiment_id.to_string()],
+            filter: String::new(),
+            view,
+            max_results: 1000,
+            order_by: vec![],
+            page_token,
+        })
+    })
+    .await
 }
 
 fn print_experiments(p: &Printer, exps: &[Experiment]) {

@@ -7,7 +7,7 @@ use ferroflow_core::search::experiments::{
     ExperimentAttr, ExperimentFilter, ExperimentKey, parse_experiment_filter,
     parse_experiment_order_by,
 };
-use ferroflow_core::search::{Expr, Op, OrderBy, Value};
+use ferroflow_core::search::{Op, OrderBy, Value};
 use ferroflow_core::validation::{
     MAX_RESULTS_SEARCH_EXPERIMENTS, parse_experiment_id, validate_experiment_name,
     validate_experiment_tag,
@@ -15,7 +15,7 @@ use ferroflow_core::validation::{
 use ferroflow_core::{Error, Result, now_millis, page_token};
 
 use super::db::{Conn, Row};
-use super::query::{Arg, Sql};
+use super::query::{Arg, Sql, compile_expr, string_cond};
 use super::{Dialect, SqlStore};
 
 const COLUMNS: &str = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace";
@@ -185,24 +185,9 @@ pub async fn get_by_name(store: &SqlStore, name: &str) -> Result<Option<Experime
         .await
 }
 
-fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
-    match f {
-        Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(f, Expr::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            sql.push("(");
-            for (i, p) in parts.iter().enumerate() {
-                if i > 0 {
-                    sql.push(joiner);
-                }
-                compile_filter(d, p, sql);
-            }
-            sql.push(")");
-        }
-        Expr::Cond(c) => match &c.key {
+fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) -> Result<()> {
+    compile_expr(f, sql, &mut |c, sql| {
+        match &c.key {
             ExperimentKey::Attr(ExperimentAttr::ExperimentId) => {
                 let ids: Vec<Arg> = match &c.value {
                     Value::Str(s) | Value::Num(s) => vec![Arg::Int(s.trim().parse().unwrap_or(-1))],
@@ -221,9 +206,13 @@ fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
                 sql.push_list(ids);
             }
             ExperimentKey::Attr(a) if a.is_numeric() => {
-                let Value::Num(n) = &c.value else { return };
+                let n = if let Value::Num(n) = &c.value {
+                    n.parse::<i64>().unwrap_or(0)
+                } else {
+                    0
+                };
                 sql.push(&format!("e.{} {} ?", a.column(), c.op.as_str()))
-                    .arg(n.parse::<i64>().unwrap_or(0));
+                    .arg(n);
             }
             ExperimentKey::Attr(a) => {
                 string_cond(d, &format!("e.{}", a.column()), c.op, &c.value, sql)
@@ -244,33 +233,9 @@ fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) {
                     }
                 }
             }
-        },
-    }
-}
-
-/// `col op value` for string comparisons, shared by every search.
-pub(super) fn string_cond(d: Dialect, col: &str, op: Op, value: &Value, sql: &mut Sql) {
-    match (op, value) {
-        (Op::Like, Value::Str(p)) => {
-            sql.push(&d.like(col));
-            for a in d.like_args(p) {
-                sql.arg(a);
-            }
         }
-        (Op::ILike, Value::Str(p)) => {
-            sql.push(&d.ilike(col)).arg(p);
-        }
-        (Op::In | Op::NotIn, Value::List(l)) => {
-            sql.push(&format!("{col} {} ", op.as_str()))
-                .push_list(l.iter().cloned());
-        }
-        (_, Value::Str(s)) | (_, Value::Num(s)) => {
-            sql.push(&format!("{col} {} ?", op.as_str())).arg(s);
-        }
-        _ => {
-            sql.push("1 = 0");
-        }
-    }
+        Ok(())
+    })
 }
 
 pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page<Experiment>> {
@@ -294,7 +259,7 @@ pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page
     sql.push_list(s.view.stages().iter().map(|st| st.as_str()));
     if let Some(f) = &filter {
         sql.push(" AND ");
-        compile_filter(store.dialect, f, &mut sql);
+        compile_filter(store.dialect, f, &mut sql)?;
     }
     let default = [
         OrderBy {
@@ -328,32 +293,15 @@ pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page
     {
         clauses.push("e.experiment_id ASC".into());
     }
-    sql.push(" ORDER BY ").push(&clauses.join(", "));
-    sql.push(" LIMIT ? OFFSET ?")
-        .arg(s.max_results + 1)
-        .arg(offset);
-    let max = s.max_results;
+    sql.push_page(&clauses, s.max_results, offset);
     store
-        .read
-        .read(move |c| {
-            let mut items = c
-                .query(&sql)?
-                .iter()
-                .map(from_row)
-                .collect::<Result<Vec<_>>>()?;
-            let next_page_token = if items.len() as i64 > max {
-                items.truncate(max as usize);
-                Some(page_token::encode_offset(offset + max))
-            } else {
-                None
-            };
-            attach_tags(c, &mut items)?;
-            Ok(Page {
-                items,
-                next_page_token,
-            })
-        })
+        .read_page(sql, s.max_results, offset, from_row, with_tags)
         .await
+}
+
+fn with_tags(c: &dyn Conn, mut exps: Vec<Experiment>) -> Result<Vec<Experiment>> {
+    attach_tags(c, &mut exps)?;
+    Ok(exps)
 }
 
 pub async fn rename(store: &SqlStore, id: &str, new_name: &str) -> Result<()> {

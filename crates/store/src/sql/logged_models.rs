@@ -11,13 +11,13 @@ use ferroflow_core::search::logged_models::{
     LoggedModelAttr, LoggedModelFilter, LoggedModelKey, bind_logged_model_order_field,
     parse_logged_model_filter,
 };
-use ferroflow_core::search::{Expr, Op, Value};
+use ferroflow_core::search::{Op, Value};
 use ferroflow_core::validation::{parse_experiment_id, validate_key};
 use ferroflow_core::{Error, Result, ids, now_millis, page_token};
 
 use super::db::{Conn, Row};
-use super::experiments::{self, string_cond};
-use super::query::{Arg, Sql};
+use super::experiments;
+use super::query::{Arg, Sql, compile_expr, string_cond};
 use super::{Dialect, SqlStore};
 use crate::{CreateLoggedModel, LoggedModelSearch};
 
@@ -291,23 +291,8 @@ fn attr_expr(a: LoggedModelAttr) -> String {
 }
 
 fn compile(d: Dialect, f: &LoggedModelFilter, sql: &mut Sql) -> Result<()> {
-    match f {
-        Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(f, Expr::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            sql.push("(");
-            for (i, p) in parts.iter().enumerate() {
-                if i > 0 {
-                    sql.push(joiner);
-                }
-                compile(d, p, sql)?;
-            }
-            sql.push(")");
-        }
-        Expr::Cond(c) => match &c.key {
+    compile_expr(f, sql, &mut |c, sql| {
+        match &c.key {
             LoggedModelKey::Attr(LoggedModelAttr::Status) => {
                 // Status is stored as an integer; filters name it.
                 let codes = |v: &Value| -> Result<Vec<Arg>> {
@@ -363,9 +348,9 @@ fn compile(d: Dialect, f: &LoggedModelFilter, sql: &mut Sql) -> Result<()> {
                 string_cond(d, "t.tag_value", c.op, &c.value, sql);
                 sql.push(")");
             }
-        },
-    }
-    Ok(())
+        }
+        Ok(())
+    })
 }
 
 pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<LoggedModel>> {
@@ -415,29 +400,8 @@ pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<Logge
         sql.push(" AND ");
         compile(store.dialect, f, &mut sql)?;
     }
-    sql.push(" ORDER BY ").push(&order_sql.join(", "));
-    sql.push(" LIMIT ? OFFSET ?")
-        .arg(s.max_results + 1)
-        .arg(offset);
-    let max = s.max_results;
+    sql.push_page(&order_sql, s.max_results, offset);
     store
-        .read
-        .read(move |c| {
-            let mut infos = c
-                .query(&sql)?
-                .iter()
-                .map(info_from_row)
-                .collect::<Result<Vec<_>>>()?;
-            let next_page_token = if infos.len() as i64 > max {
-                infos.truncate(max as usize);
-                Some(page_token::encode_offset(offset + max))
-            } else {
-                None
-            };
-            Ok(Page {
-                items: hydrate(c, infos)?,
-                next_page_token,
-            })
-        })
+        .read_page(sql, s.max_results, offset, info_from_row, hydrate)
         .await
 }

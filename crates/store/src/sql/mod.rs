@@ -156,6 +156,37 @@ impl SqlStore {
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
+
+    /// Reads one page of a search: the rows of `sql` (built with [`Sql::push_page`]),
+    /// decoded by `decode` and completed by `complete` (their tags, params, ...) in the
+    /// same read.
+    pub(crate) async fn read_page<R, T>(
+        &self,
+        sql: query::Sql,
+        max: i64,
+        offset: i64,
+        decode: fn(&db::Row) -> Result<R>,
+        complete: fn(&dyn Conn, Vec<R>) -> Result<Vec<T>>,
+    ) -> Result<Page<T>>
+    where
+        R: Send + 'static,
+        T: Send + 'static,
+    {
+        self.read
+            .read(move |c| {
+                let rows = c
+                    .query(&sql)?
+                    .iter()
+                    .map(decode)
+                    .collect::<Result<Vec<_>>>()?;
+                let (rows, next_page_token) = query::page_of(rows, max, offset);
+                Ok(Page {
+                    items: complete(c, rows)?,
+                    next_page_token,
+                })
+            })
+            .await
+    }
 }
 
 #[async_trait]

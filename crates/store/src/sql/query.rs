@@ -1,4 +1,4 @@
-//! A small SQL text + arguments builder.
+//! A small SQL text + arguments builder, and the pieces every search compiles with.
 //!
 //! Statements are written once with `?` placeholders; a [`super::db::Conn`] for a
 //! database with another placeholder style rewrites them with [`super::Dialect`].
@@ -76,6 +76,12 @@ impl Sql {
         self.args.extend(args);
         self
     }
+    /// Appends `ORDER BY ... LIMIT max + 1 OFFSET offset`: one row more than a page, to
+    /// tell whether another page follows (see [`page_of`]).
+    pub fn push_page(&mut self, order_by: &[String], max: i64, offset: i64) -> &mut Self {
+        self.push(" ORDER BY ").push(&order_by.join(", "));
+        self.push(" LIMIT ? OFFSET ?").arg(max + 1).arg(offset)
+    }
     /// Appends `(?, ?, ...)` for a list of values; an empty list matches nothing.
     pub fn push_list<A: Into<Arg>>(&mut self, items: impl IntoIterator<Item = A>) -> &mut Self {
         self.text.push('(');
@@ -93,5 +99,73 @@ impl Sql {
         }
         self.text.push(')');
         self
+    }
+}
+
+use ferroflow_core::search::{Cond, Expr, Op, Value};
+use ferroflow_core::{Result, page_token};
+
+use super::Dialect;
+
+/// Compiles a filter's `AND`/`OR` structure into `sql`, calling `cond` for each comparison.
+pub fn compile_expr<K>(
+    f: &Expr<K>,
+    sql: &mut Sql,
+    cond: &mut dyn FnMut(&Cond<K>, &mut Sql) -> Result<()>,
+) -> Result<()> {
+    match f {
+        Expr::And(parts) | Expr::Or(parts) => {
+            let joiner = if matches!(f, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            sql.push("(");
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    sql.push(joiner);
+                }
+                compile_expr(p, sql, cond)?;
+            }
+            sql.push(")");
+            Ok(())
+        }
+        Expr::Cond(c) => cond(c, sql),
+    }
+}
+
+/// `col op value` for string comparisons, as every search does them.
+pub fn string_cond(d: Dialect, col: &str, op: Op, value: &Value, sql: &mut Sql) {
+    match (op, value) {
+        (Op::Like, Value::Str(p)) => {
+            sql.push(&d.like(col));
+            for a in d.like_args(p) {
+                sql.arg(a);
+            }
+        }
+        (Op::ILike, Value::Str(p)) => {
+            sql.push(&d.ilike(col)).arg(p);
+        }
+        (Op::In | Op::NotIn, Value::List(l)) => {
+            sql.push(&format!("{col} {} ", op.as_str()))
+                .push_list(l.iter().cloned());
+        }
+        (_, Value::Str(s)) | (_, Value::Num(s)) => {
+            sql.push(&format!("{col} {} ?", op.as_str())).arg(s);
+        }
+        _ => {
+            sql.push("1 = 0");
+        }
+    }
+}
+
+/// A page from rows fetched with `LIMIT max + 1 OFFSET offset`: the first `max` rows,
+/// and a token for the next page when there was one more.
+pub fn page_of<T>(mut rows: Vec<T>, max: i64, offset: i64) -> (Vec<T>, Option<String>) {
+    if rows.len() as i64 > max {
+        rows.truncate(max as usize);
+        (rows, Some(page_token::encode_offset(offset + max)))
+    } else {
+        (rows, None)
     }
 }

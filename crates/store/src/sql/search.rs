@@ -12,8 +12,7 @@ use ferroflow_core::search::{Cond, Expr, Op, Value};
 use ferroflow_core::validation::{MAX_RESULTS_SEARCH_RUNS, parse_experiment_id};
 use ferroflow_core::{Error, Result, page_token};
 
-use super::experiments::string_cond;
-use super::query::Sql;
+use super::query::{Sql, compile_expr, string_cond};
 use super::runs::{RUN_COLUMNS, hydrate, info_from_row};
 use super::{Dialect, SqlStore};
 use crate::RunSearch;
@@ -37,24 +36,9 @@ fn num(v: &Value) -> f64 {
     }
 }
 
-pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) {
-    match f {
-        Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(f, Expr::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            sql.push("(");
-            for (i, p) in parts.iter().enumerate() {
-                if i > 0 {
-                    sql.push(joiner);
-                }
-                compile(d, p, sql);
-            }
-            sql.push(")");
-        }
-        Expr::Cond(c) => match &c.key {
+pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) -> Result<()> {
+    compile_expr(f, sql, &mut |c, sql| {
+        match &c.key {
             RunKey::Metric(k) => {
                 sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND ").arg(k);
                 if c.op == Op::Ne {
@@ -118,8 +102,9 @@ pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) {
                 }
                 sql.push(")");
             }
-        },
-    }
+        };
+        Ok(())
+    })
 }
 
 /// The comparisons every result must satisfy: a lone comparison, or the comparison
@@ -253,32 +238,10 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
     };
     if let Some(f) = &remaining {
         sql.push(" AND ");
-        compile(d, f, &mut sql);
+        compile(d, f, &mut sql)?;
     }
-    sql.push(" ORDER BY ").push(&order_sql.join(", "));
-    sql.push(" LIMIT ? OFFSET ?")
-        .arg(s.max_results + 1)
-        .arg(offset);
-
-    let max = s.max_results;
+    sql.push_page(&order_sql, s.max_results, offset);
     store
-        .read
-        .read(move |c| {
-            let mut infos = c
-                .query(&sql)?
-                .iter()
-                .map(info_from_row)
-                .collect::<Result<Vec<_>>>()?;
-            let next_page_token = if infos.len() as i64 > max {
-                infos.truncate(max as usize);
-                Some(page_token::encode_offset(offset + max))
-            } else {
-                None
-            };
-            Ok(Page {
-                items: hydrate(c, infos)?,
-                next_page_token,
-            })
-        })
+        .read_page(sql, s.max_results, offset, info_from_row, hydrate)
         .await
 }
