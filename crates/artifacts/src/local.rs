@@ -246,6 +246,11 @@ impl ArtifactRepo for LocalRepo {
         parts: &[UploadedPart],
     ) -> Result<()> {
         let dir = self.upload_dir(upload_id)?;
+        if tokio::fs::metadata(dir.join("target")).await.is_err() {
+            return Err(Error::not_found(format!(
+                "No multipart upload '{upload_id}'"
+            )));
+        }
         let (rel, full) = self.resolve(path)?;
         let mut sorted = parts.to_vec();
         sorted.sort_by_key(|p| p.part_number);

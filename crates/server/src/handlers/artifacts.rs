@@ -137,6 +137,22 @@ pub async fn proxy_delete(
 
 // ---- multipart uploads ----
 
+/// Where a multipart upload goes: the URL names the directory, the body's `path` the
+/// file (MLflow's client sends its local path; only the file name is used).
+fn upload_target(dir: &str, f: &Fields) -> ApiResult<String> {
+    let local = f.req_str("path")?;
+    let name = local
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|n| !n.is_empty() && *n != "." && *n != "..");
+    let name =
+        name.ok_or_else(|| Error::invalid_param(format!("Invalid file name in path '{local}'")))?;
+    Ok(ferroflow_artifacts::join(
+        &safe_path(dir)?,
+        &safe_path(name)?,
+    ))
+}
+
 fn external_base(headers: &HeaderMap, s: &AppState) -> String {
     let host = headers
         .get(header::HOST)
@@ -160,7 +176,7 @@ pub async fn mpu_create(
     f: Fields,
 ) -> ApiResult<Response> {
     let repo = proxy(&s)?;
-    let path = safe_path(&path)?;
+    let path = upload_target(&path, &f)?;
     let num_parts = f.opt_i64("num_parts")?.unwrap_or(1);
     if !(1..=10_000).contains(&num_parts) {
         return Err(Error::invalid_param(format!(
@@ -232,7 +248,7 @@ pub async fn mpu_complete(
             })
         })
         .collect::<ferroflow_core::Result<Vec<_>>>()?;
-    repo.complete_multipart(&safe_path(&path)?, &upload_id, &parts)
+    repo.complete_multipart(&upload_target(&path, &f)?, &upload_id, &parts)
         .await?;
     Ok(empty())
 }
@@ -243,7 +259,7 @@ pub async fn mpu_abort(
     f: Fields,
 ) -> ApiResult<Response> {
     let repo = proxy(&s)?;
-    repo.abort_multipart(&safe_path(&path)?, &f.req_str("upload_id")?)
+    repo.abort_multipart(&upload_target(&path, &f)?, &f.req_str("upload_id")?)
         .await?;
     Ok(empty())
 }
