@@ -19,6 +19,7 @@ pub use security::default_allowed_hosts;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use ferroflow_artifacts::ArtifactRepo;
 use ferroflow_store::TrackingStore;
 
@@ -56,6 +57,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
+    // Responses are written as soon as they are ready (no Nagle delay on streamed bodies).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
