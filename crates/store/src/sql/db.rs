@@ -166,6 +166,26 @@ impl rusqlite::ToSql for Arg {
     }
 }
 
+/// Runs `f` until it does not fail with SQLITE_BUSY/LOCKED, for at most 30 seconds.
+pub fn retry_while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SqliteConn {
     /// Opens `path` (creating it), in WAL mode, with foreign keys on as MLflow sets them.
     pub fn open(path: &str) -> Result<SqliteConn> {
@@ -174,13 +194,16 @@ impl SqliteConn {
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite_err)?;
-        // Reading the schema first fails at once on a file that is not a database.
-        conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
-            .map_err(sqlite_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-             PRAGMA cache_size = -8192; PRAGMA mmap_size = 268435456; PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 0;",
-        )
+        // Reading the schema first fails at once on a file that is not a database. Switching
+        // a new database to WAL needs a moment alone with the file: when several processes
+        // open it at once, those that find it busy try again.
+        retry_while_busy(|| {
+            conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))?;
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+                 PRAGMA cache_size = -8192; PRAGMA mmap_size = 268435456; PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 0;",
+            )
+        })
         .map_err(sqlite_err)?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(SqliteConn { conn })

@@ -35,7 +35,19 @@ const FERROFLOW_INDEXES: &str = "\
     CREATE INDEX IF NOT EXISTS ferroflow_metrics_history ON metrics (run_uuid, key, step, timestamp, value, is_nan);";
 
 pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<MigrationOutcome> {
-    conn.execute_script(conn.dialect().begin_write())?;
+    // Another process may be creating the schema right now: wait for its lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match conn.execute_script(conn.dialect().begin_write()) {
+            Err(e)
+                if e.code == ferroflow_core::ErrorCode::TEMPORARILY_UNAVAILABLE
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other?,
+        }
+    }
     let result = migrate_locked(conn, default_artifact_root).and_then(|outcome| {
         conn.execute_script(FERROFLOW_INDEXES)?;
         Ok(outcome)
