@@ -7,7 +7,9 @@
 pub mod entities;
 pub mod error;
 pub mod ids;
+pub mod model_uri;
 pub mod page_token;
+pub mod registry;
 pub mod search;
 pub mod uri;
 pub mod validation;

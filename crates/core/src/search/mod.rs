@@ -13,6 +13,7 @@ mod lexer;
 pub mod like;
 pub mod logged_models;
 mod parser;
+pub mod registry;
 pub mod runs;
 
 pub use ast::{Cond, Expr, Op, OrderBy, RawKey, Value};

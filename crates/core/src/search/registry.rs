@@ -1,0 +1,241 @@
+//! The registry's search domains: registered models and model versions.
+
+use super::ast::{Cond, Expr, Op, OrderBy, RawKey, Value};
+use super::{bind_order_by, check_op, parse_and_bind};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegisteredModelKey {
+    Name,
+    Tag(String),
+}
+
+/// Registered models order by name or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegisteredModelOrder {
+    Name,
+    CreationTimestamp,
+    LastUpdatedTimestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ModelVersionKey {
+    Name,
+    VersionNumber,
+    RunId,
+    SourcePath,
+    Tag(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelVersionOrder {
+    Name,
+    VersionNumber,
+    CreationTimestamp,
+    LastUpdatedTimestamp,
+}
+
+fn entity(raw: &RawKey) -> Option<String> {
+    raw.entity.as_deref().map(str::to_ascii_lowercase)
+}
+
+fn string_value(what: &str, c: &Cond<RawKey>) -> Result<()> {
+    match (&c.op, &c.value) {
+        (Op::In | Op::NotIn, Value::List(_)) | (_, Value::Str(_)) => Ok(()),
+        (_, v) => Err(Error::invalid_param(format!(
+            "Expected a quoted string value for {what} (e.g. 'my-value'). Got value {}",
+            v.describe()
+        ))),
+    }
+}
+
+fn bind_model_cond(c: Cond<RawKey>) -> Result<Cond<RegisteredModelKey>> {
+    let key = match entity(&c.key).as_deref() {
+        Some("tag" | "tags") => RegisteredModelKey::Tag(c.key.key.clone()),
+        None | Some("attribute" | "attributes" | "attr") if c.key.key == "name" => {
+            RegisteredModelKey::Name
+        }
+        _ => {
+            return Err(Error::invalid_param(format!(
+                "Invalid attribute key '{}' specified. Registered models can be filtered by name and tags.<key>",
+                c.key.key
+            )));
+        }
+    };
+    let what = format!("'{}'", c.key.key);
+    match key {
+        RegisteredModelKey::Name => check_op(
+            &what,
+            c.op,
+            &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn],
+        )?,
+        RegisteredModelKey::Tag(_) => {
+            check_op(&what, c.op, &[Op::Eq, Op::Ne, Op::Like, Op::ILike])?
+        }
+    }
+    string_value(&what, &c)?;
+    Ok(Cond {
+        key,
+        op: c.op,
+        value: c.value,
+    })
+}
+
+fn bind_version_cond(c: Cond<RawKey>) -> Result<Cond<ModelVersionKey>> {
+    let key = match entity(&c.key).as_deref() {
+        Some("tag" | "tags") => ModelVersionKey::Tag(c.key.key.clone()),
+        None | Some("attribute" | "attributes" | "attr") => match c.key.key.as_str() {
+            "name" => ModelVersionKey::Name,
+            "version_number" => ModelVersionKey::VersionNumber,
+            "run_id" => ModelVersionKey::RunId,
+            "source_path" => ModelVersionKey::SourcePath,
+            other => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid attribute key '{other}' specified. Valid keys are name, version_number, run_id, source_path and tags.<key>"
+                )));
+            }
+        },
+        Some(other) => {
+            return Err(Error::invalid_param(format!(
+                "Invalid entity type '{other}'. Valid values are attributes and tags"
+            )));
+        }
+    };
+    let what = format!("'{}'", c.key.key);
+    match key {
+        ModelVersionKey::VersionNumber => {
+            check_op(
+                &what,
+                c.op,
+                &[
+                    Op::Eq,
+                    Op::Ne,
+                    Op::Lt,
+                    Op::Le,
+                    Op::Gt,
+                    Op::Ge,
+                    Op::In,
+                    Op::NotIn,
+                ],
+            )?;
+            let numbers: Vec<&String> = match &c.value {
+                Value::Num(n) | Value::Str(n) => vec![n],
+                Value::List(l) => l.iter().collect(),
+                Value::None => vec![],
+            };
+            if numbers.is_empty() || numbers.iter().any(|n| n.parse::<i64>().is_err()) {
+                return Err(Error::invalid_param(format!(
+                    "Expected an integer version number for {what}. Got {}",
+                    c.value.describe()
+                )));
+            }
+        }
+        ModelVersionKey::Tag(_) => {
+            check_op(&what, c.op, &[Op::Eq, Op::Ne, Op::Like, Op::ILike])?;
+            string_value(&what, &c)?;
+        }
+        _ => {
+            check_op(
+                &what,
+                c.op,
+                &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn],
+            )?;
+            string_value(&what, &c)?;
+        }
+    }
+    Ok(Cond {
+        key,
+        op: c.op,
+        value: c.value,
+    })
+}
+
+pub fn parse_registered_model_filter(filter: &str) -> Result<Option<Expr<RegisteredModelKey>>> {
+    parse_and_bind(filter, bind_model_cond)
+}
+
+pub fn parse_model_version_filter(filter: &str) -> Result<Option<Expr<ModelVersionKey>>> {
+    parse_and_bind(filter, bind_version_cond)
+}
+
+fn timestamp_key(key: &str) -> Option<bool> {
+    match key {
+        "creation_timestamp" => Some(true),
+        "timestamp" | "last_updated_timestamp" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn parse_registered_model_order_by(
+    clauses: &[String],
+) -> Result<Vec<OrderBy<RegisteredModelOrder>>> {
+    bind_order_by(clauses, |raw| {
+        if raw.entity.is_some()
+            && entity(raw).as_deref() != Some("attribute")
+            && entity(raw).as_deref() != Some("attributes")
+        {
+            return Err(Error::invalid_param(format!(
+                "Invalid order by key '{}'. Valid keys are name, creation_timestamp, last_updated_timestamp",
+                raw.key
+            )));
+        }
+        Ok(match (raw.key.as_str(), timestamp_key(&raw.key)) {
+            ("name", _) => RegisteredModelOrder::Name,
+            (_, Some(true)) => RegisteredModelOrder::CreationTimestamp,
+            (_, Some(false)) => RegisteredModelOrder::LastUpdatedTimestamp,
+            (other, None) => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid order by key '{other}' specified. Valid keys are name, creation_timestamp, last_updated_timestamp"
+                )));
+            }
+        })
+    })
+}
+
+pub fn parse_model_version_order_by(clauses: &[String]) -> Result<Vec<OrderBy<ModelVersionOrder>>> {
+    bind_order_by(clauses, |raw| {
+        Ok(match (raw.key.as_str(), timestamp_key(&raw.key)) {
+            ("name", _) => ModelVersionOrder::Name,
+            ("version_number", _) => ModelVersionOrder::VersionNumber,
+            (_, Some(true)) => ModelVersionOrder::CreationTimestamp,
+            (_, Some(false)) => ModelVersionOrder::LastUpdatedTimestamp,
+            (other, None) => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid order by key '{other}' specified. Valid keys are name, version_number, creation_timestamp, last_updated_timestamp"
+                )));
+            }
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_filters() {
+        assert!(
+            parse_registered_model_filter("name LIKE 'wi%' AND tags.team = 'a'")
+                .unwrap()
+                .is_some()
+        );
+        assert!(parse_registered_model_filter("run_id = 'x'").is_err());
+        assert!(
+            parse_model_version_filter(
+                "name = 'wine' and version_number > 1 and run_id IN ('a', 'b')"
+            )
+            .is_ok()
+        );
+        assert!(parse_model_version_filter("version_number = 'x'").is_err());
+        assert!(parse_model_version_filter("source_path LIKE 'models:/%'").is_ok());
+        assert!(parse_model_version_filter("stage = 'x'").is_err());
+        assert_eq!(
+            parse_registered_model_order_by(&["timestamp DESC".into()]).unwrap()[0].key,
+            RegisteredModelOrder::LastUpdatedTimestamp
+        );
+        assert!(
+            parse_model_version_order_by(&["version_number DESC".into(), "name".into()]).is_ok()
+        );
+        assert!(parse_model_version_order_by(&["run_id".into()]).is_err());
+    }
+}
