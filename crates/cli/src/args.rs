@@ -230,14 +230,17 @@ pub enum ArtifactsCommand {
         #[arg(short, long)]
         artifact_path: Option<String>,
     },
-    /// Download a run's artifacts (or any artifact URI) and print where they landed.
+    /// Download a run's artifacts, a registered model's, or any artifact URI's, and print
+    /// where they landed.
     Download {
         #[arg(short, long, required_unless_present = "artifact_uri")]
         run_id: Option<String>,
         /// A file or directory inside the run's artifacts (default: all of them).
         #[arg(short, long)]
         artifact_path: Option<String>,
-        /// An artifact URI instead of a run: runs:/<id>/path, mlflow-artifacts:/..., a path.
+        /// A URI instead of a run: runs:/<run_id>/path, models:/<name>/<version>,
+        /// models:/<name>/<stage>, models:/<name>/latest, models:/<name>@<alias>,
+        /// models:/<model_id>, mlflow-artifacts:/..., or a path.
         #[arg(short = 'u', long, conflicts_with = "run_id")]
         artifact_uri: Option<String>,
         /// Where to put them (default: a new temporary directory).

@@ -8,8 +8,8 @@ use ferroflow_artifacts::{ArtifactRepo, LocalRepo};
 use ferroflow_client::{Credentials, HttpArtifactRepo, RestStore};
 use ferroflow_core::uri::{self, TrackingUri};
 use ferroflow_core::validation::LongValues;
-use ferroflow_store::TrackingStore;
 use ferroflow_store::sql::{SqlStore, StoreOptions};
+use ferroflow_store::{RegistryStore, TrackingStore};
 
 use crate::env;
 
@@ -67,7 +67,22 @@ pub async fn open_sql(uri: &str, default_artifact_root: &str) -> Result<SqlStore
 /// The tracking store behind `uri`, and for http URIs the client for its artifact proxy.
 pub struct Tracking {
     pub store: Arc<dyn TrackingStore>,
+    /// The model registry, at the same URI.
+    pub registry: Arc<dyn RegistryStore>,
     pub rest: Option<RestStore>,
+}
+
+impl Tracking {
+    /// The artifact URI behind a `runs:/`, `models:/` or artifact URI.
+    pub async fn artifact_uri(&self, any_uri: &str) -> Result<String> {
+        ferroflow_store::model_uri::artifact_uri(
+            self.store.as_ref(),
+            self.registry.as_ref(),
+            any_uri,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))
+    }
 }
 
 pub async fn open(uri: &str) -> Result<Tracking> {
@@ -77,13 +92,15 @@ pub async fn open(uri: &str) -> Result<Tracking> {
                 RestStore::new(&base, credentials()).map_err(|e| anyhow::anyhow!(e.message))?;
             Ok(Tracking {
                 store: Arc::new(rest.clone()),
+                registry: Arc::new(rest.clone()),
                 rest: Some(rest),
             })
         }
         TrackingUri::Database(db) => {
-            let store = open_sql(&db, &local_artifact_root()).await?;
+            let store = Arc::new(open_sql(&db, &local_artifact_root()).await?);
             Ok(Tracking {
-                store: Arc::new(store),
+                store: store.clone(),
+                registry: store,
                 rest: None,
             })
         }

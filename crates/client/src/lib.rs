@@ -1,10 +1,11 @@
 //! A client for MLflow-compatible tracking servers (Ferroflow's or MLflow's).
 //!
-//! [`RestStore`] implements [`TrackingStore`] over the REST API, so the CLI and the
+//! [`RestStore`] implements [`TrackingStore`] and `RegistryStore` over the REST API, so the CLI and the
 //! projects runner work the same against `http(s)://` and `sqlite://` tracking URIs.
 //! [`HttpArtifactRepo`] implements [`ArtifactRepo`] over the `mlflow-artifacts` proxy.
 
 mod artifacts;
+mod registry;
 mod rest;
 
 pub use artifacts::HttpArtifactRepo;

@@ -101,7 +101,7 @@ impl RestStore {
         ))
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         endpoint: &str,
@@ -126,7 +126,7 @@ impl RestStore {
             .map_err(|e| Error::internal(format!("Unexpected answer from {endpoint}: {e}")))
     }
 
-    async fn post(&self, endpoint: &str, body: Value) -> Result<()> {
+    pub(crate) async fn post(&self, endpoint: &str, body: Value) -> Result<()> {
         let _: Value = self.call(Method::POST, endpoint, body).await?;
         Ok(())
     }

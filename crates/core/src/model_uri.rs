@@ -36,7 +36,8 @@ fn bad(uri: &str, why: &str) -> Error {
     ))
 }
 
-fn is_logged_model_id(s: &str) -> bool {
+/// Whether `s` has the form of a logged model id (`m-` and 32 hex digits).
+pub fn is_logged_model_id(s: &str) -> bool {
     s.len() == 34 && s.starts_with("m-") && s[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
 

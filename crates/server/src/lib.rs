@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use ferroflow_artifacts::ArtifactRepo;
-use ferroflow_store::TrackingStore;
+use ferroflow_store::{RegistryStore, TrackingStore};
 
 /// The server's resolved settings.
 #[derive(Debug, Clone)]
@@ -45,9 +45,28 @@ pub struct ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn TrackingStore>,
+    /// The model registry; the same database as `store`.
+    pub registry: Arc<dyn RegistryStore>,
     /// The proxied artifact store behind `mlflow-artifacts:/` URIs.
     pub artifacts: Option<Arc<dyn ArtifactRepo>>,
     pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// The state over one store that holds both tracking data and the registry.
+    pub fn new<S: TrackingStore + RegistryStore>(
+        store: S,
+        artifacts: Option<Arc<dyn ArtifactRepo>>,
+        config: ServerConfig,
+    ) -> AppState {
+        let store = Arc::new(store);
+        AppState {
+            store: store.clone(),
+            registry: store,
+            artifacts,
+            config: Arc::new(config),
+        }
+    }
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.

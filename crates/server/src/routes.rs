@@ -6,11 +6,58 @@ use axum::routing::{delete, get, patch, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{endpoint_not_found, method_not_allowed};
-use crate::handlers::{artifacts, experiments, logged_models, meta, metrics, runs};
+use crate::handlers::{
+    artifacts, experiments, logged_models, meta, metrics, model_versions, registered_models, runs,
+};
 use crate::{AppState, pages, security};
 
-/// The `/2.0/mlflow` API: tracking and logged models.
+/// The `/2.0/mlflow` API: tracking, logged models and the model registry.
 fn mlflow_api() -> Router<AppState> {
+    tracking_api().merge(registry_api())
+}
+
+/// Registered models and their versions.
+fn registry_api() -> Router<AppState> {
+    use model_versions as mv;
+    use registered_models as rm;
+    Router::new()
+        .route("/registered-models/create", post(rm::create))
+        .route("/registered-models/get", get(rm::get))
+        .route("/registered-models/rename", post(rm::rename))
+        .route("/registered-models/update", patch(rm::update))
+        .route("/registered-models/delete", delete(rm::delete))
+        .route("/registered-models/search", get(rm::search))
+        .route(
+            "/registered-models/get-latest-versions",
+            get(rm::get_latest_versions).post(rm::get_latest_versions),
+        )
+        .route("/registered-models/set-tag", post(rm::set_tag))
+        .route("/registered-models/delete-tag", delete(rm::delete_tag))
+        .route(
+            "/registered-models/alias",
+            get(rm::get_by_alias)
+                .post(rm::set_alias)
+                .delete(rm::delete_alias),
+        )
+        .route("/model-versions/create", post(mv::create))
+        .route("/model-versions/get", get(mv::get))
+        .route("/model-versions/update", patch(mv::update))
+        .route("/model-versions/delete", delete(mv::delete))
+        .route("/model-versions/search", get(mv::search))
+        .route(
+            "/model-versions/transition-stage",
+            post(mv::transition_stage),
+        )
+        .route(
+            "/model-versions/get-download-uri",
+            get(mv::get_download_uri),
+        )
+        .route("/model-versions/set-tag", post(mv::set_tag))
+        .route("/model-versions/delete-tag", delete(mv::delete_tag))
+}
+
+/// Experiments, runs, metrics, run artifacts and logged models.
+fn tracking_api() -> Router<AppState> {
     Router::new()
         .route("/experiments/create", post(experiments::create))
         .route("/experiments/get", get(experiments::get))
@@ -119,6 +166,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(meta::health))
         .route("/version", get(meta::version))
         .route("/get-artifact", get(artifacts::get_run_artifact))
+        .route(
+            "/model-versions/get-artifact",
+            get(model_versions::get_artifact),
+        )
         .route("/", get(pages::index))
         .fallback(endpoint_not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -5,13 +5,15 @@
 //! implements it on MLflow's own SQL schema (SQLite today; PostgreSQL and MySQL are a
 //! [`sql::Dialect`] away); `ferroflow-client` implements it over MLflow's REST API.
 
+pub mod model_uri;
 pub mod sql;
 
 use async_trait::async_trait;
 use ferroflow_core::Result;
 use ferroflow_core::entities::{
     DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, Page, Param, Point, Run, RunInfo, RunStatus, Tag, ViewType,
+    ModelOutput, ModelVersion, Page, Param, Point, RegisteredModel, Run, RunInfo, RunStatus, Tag,
+    ViewType,
 };
 use futures_util::stream::BoxStream;
 
@@ -94,6 +96,9 @@ pub struct LoggedModelSearch {
 pub struct Garbage {
     pub runs: Vec<RunInfo>,
     pub experiment_ids: Vec<String>,
+    /// Deleted runs that stay because registered model versions were made from them:
+    /// run id, and the versions (`name/version`) whose artifacts they hold.
+    pub kept_runs: Vec<(String, Vec<String>)>,
 }
 
 /// Everything the tracking API needs from a store.
@@ -172,4 +177,88 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn purge_run(&self, run_id: &str) -> Result<()>;
     /// Removes a deleted experiment; its runs must have been purged first.
     async fn purge_experiment(&self, experiment_id: &str) -> Result<()>;
+}
+
+/// A new model version.
+#[derive(Debug, Clone, Default)]
+pub struct CreateModelVersion {
+    pub name: String,
+    /// Where the model is: `models:/<model_id>`, `runs:/<run_id>/path`, an artifact URI.
+    pub source: String,
+    pub run_id: Option<String>,
+    pub model_id: Option<String>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// A registry search (registered models or model versions).
+#[derive(Debug, Clone, Default)]
+pub struct RegistrySearch {
+    pub filter: String,
+    pub max_results: i64,
+    pub order_by: Vec<String>,
+    pub page_token: Option<String>,
+}
+
+/// Everything the model registry API needs from a store.
+#[async_trait]
+pub trait RegistryStore: Send + Sync + 'static {
+    async fn create_registered_model(
+        &self,
+        name: &str,
+        tags: Vec<Tag>,
+        description: Option<String>,
+    ) -> Result<RegisteredModel>;
+    async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
+    async fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel>;
+    async fn update_registered_model(
+        &self,
+        name: &str,
+        description: Option<String>,
+    ) -> Result<RegisteredModel>;
+    async fn delete_registered_model(&self, name: &str) -> Result<()>;
+    async fn search_registered_models(
+        &self,
+        search: RegistrySearch,
+    ) -> Result<Page<RegisteredModel>>;
+    /// The newest version in each of `stages` (every stage when empty).
+    async fn get_latest_versions(
+        &self,
+        name: &str,
+        stages: Vec<String>,
+    ) -> Result<Vec<ModelVersion>>;
+    async fn set_registered_model_tag(&self, name: &str, tag: Tag) -> Result<()>;
+    async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
+
+    async fn create_model_version(&self, req: CreateModelVersion) -> Result<ModelVersion>;
+    async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion>;
+    async fn update_model_version(
+        &self,
+        name: &str,
+        version: &str,
+        description: Option<String>,
+    ) -> Result<ModelVersion>;
+    async fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing_versions: bool,
+    ) -> Result<ModelVersion>;
+    async fn delete_model_version(&self, name: &str, version: &str) -> Result<()>;
+    async fn search_model_versions(&self, search: RegistrySearch) -> Result<Page<ModelVersion>>;
+    /// Where a version's artifacts are.
+    async fn get_model_version_download_uri(&self, name: &str, version: &str) -> Result<String>;
+    async fn set_model_version_tag(&self, name: &str, version: &str, tag: Tag) -> Result<()>;
+    async fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> Result<()>;
+
+    async fn set_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<()>;
+    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
+    async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
 }

@@ -13,23 +13,7 @@ use tokio::io::AsyncWriteExt;
 use super::user;
 use crate::args::ArtifactsCommand;
 use crate::printer::Printer;
-use crate::tracking::{self, Tracking};
-
-/// Resolves `runs:/<run_id>/<path>` to the run's artifact URI joined with the path.
-async fn resolve_runs_uri(t: &Tracking, uri: &str) -> Result<String> {
-    match uri.strip_prefix("runs:/") {
-        Some(rest) => {
-            let rest = rest.trim_start_matches('/');
-            let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
-            if run_id.is_empty() {
-                bail!("'{uri}' has no run id; expected runs:/<run_id>/<path>");
-            }
-            let run = t.store.get_run(run_id).await.map_err(user)?;
-            Ok(ferroflow_core::uri::join(&run.info.artifact_uri, path))
-        }
-        None => Ok(uri.to_string()),
-    }
-}
+use crate::tracking;
 
 async fn file_stream(path: &Path) -> Result<(u64, ByteStream)> {
     let f = tokio::fs::File::open(path)
@@ -188,7 +172,7 @@ pub async fn run(cmd: ArtifactsCommand, p: Printer) -> Result<()> {
                     let rel = safe_path(artifact_path.as_deref().unwrap_or("")).map_err(user)?;
                     ferroflow_core::uri::join(&run.info.artifact_uri, &rel)
                 }
-                (None, Some(u)) => resolve_runs_uri(&t, &u).await?,
+                (None, Some(u)) => t.artifact_uri(&u).await?,
                 (None, None) => bail!("give --run-id or --artifact-uri"),
             };
             let (repo, base) = tracking::artifact_repo(&t, &uri)?;

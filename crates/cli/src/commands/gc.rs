@@ -59,6 +59,12 @@ pub async fn run(a: GcArgs, p: Printer) -> Result<()> {
     let garbage = store.garbage(older_than).await.map_err(user)?;
 
     for id in &a.run_ids {
+        if let Some((_, versions)) = garbage.kept_runs.iter().find(|(r, _)| r == id) {
+            bail!(
+                "Run {id} is kept: registered model versions {} were made from it; delete them first",
+                versions.join(", ")
+            );
+        }
         if !garbage.runs.iter().any(|r| &r.run_id == id) {
             bail!(
                 "Run {id} is not in the deleted stage (or not old enough); only deleted runs can be removed"
@@ -90,6 +96,14 @@ pub async fn run(a: GcArgs, p: Printer) -> Result<()> {
             run.run_id,
             run.run_name.as_deref().unwrap_or("")
         ));
+    }
+    for (run_id, versions) in &garbage.kept_runs {
+        if !filtered || a.run_ids.contains(run_id) {
+            p.note(format!(
+                "Kept run {run_id}: registered model versions {} were made from it; delete them first",
+                versions.join(", ")
+            ));
+        }
     }
     let experiments: Vec<_> = garbage
         .experiment_ids

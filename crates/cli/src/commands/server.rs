@@ -140,11 +140,7 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let state = AppState {
-        store: Arc::new(store),
-        artifacts,
-        config: Arc::new(config),
-    };
+    let state = AppState::new(store, artifacts, config);
     p.note(format!(
         "Ferroflow {} listening on http://{addr}{prefix}  (backend {backend}, artifacts {})",
         env!("CARGO_PKG_VERSION"),

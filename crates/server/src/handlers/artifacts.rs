@@ -52,7 +52,7 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-async fn download(repo: &dyn ArtifactRepo, path: &str) -> ApiResult<Response> {
+pub(super) async fn download(repo: &dyn ArtifactRepo, path: &str) -> ApiResult<Response> {
     let body = repo.read(path).await?;
     let name = path.rsplit('/').next().unwrap_or(path).replace('"', "");
     let mut resp = Response::new(Body::from_stream(body.stream));

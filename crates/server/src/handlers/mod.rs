@@ -6,6 +6,8 @@ pub mod experiments;
 pub mod logged_models;
 pub mod meta;
 pub mod metrics;
+pub mod model_versions;
+pub mod registered_models;
 pub mod runs;
 
 use axum::http::{HeaderValue, header};

@@ -38,11 +38,11 @@ async fn app() -> App {
         cors_allowed_origins: vec![],
         static_prefix: String::new(),
     };
-    let state = AppState {
-        store: Arc::new(store),
-        artifacts: Some(Arc::new(LocalRepo::new(dir.path().join("artifacts")))),
-        config: Arc::new(config),
-    };
+    let state = AppState::new(
+        store,
+        Some(Arc::new(LocalRepo::new(dir.path().join("artifacts")))),
+        config,
+    );
     App {
         router: router(state),
         _dir: dir,

@@ -433,6 +433,20 @@ pub async fn purge(store: &SqlStore, id: &str) -> Result<()> {
             if runs.map(|r| r.i64("n")).transpose()?.unwrap_or(0) > 0 {
                 return Err(Error::invalid_param(format!("Experiment {num} still has runs; purge them first")));
             }
+            let backing = c.query_opt(
+                &Sql::new(
+                    "SELECT mv.name, mv.version FROM model_versions mv JOIN logged_models lm ON mv.source = 'models:/' || lm.model_id \
+                     WHERE lm.experiment_id = ? AND mv.current_stage != 'Deleted_Internal' LIMIT 1",
+                )
+                .with(num),
+            )?;
+            if let Some(v) = backing {
+                return Err(Error::invalid_param(format!(
+                    "Experiment {num} holds the artifacts of registered model version {}/{}; delete that version first",
+                    v.str("name")?,
+                    v.i64("version")?
+                )));
+            }
             for stmt in [
                 "DELETE FROM logged_model_metrics WHERE experiment_id = ?",
                 "DELETE FROM logged_model_params WHERE experiment_id = ?",

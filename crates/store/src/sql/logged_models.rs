@@ -114,7 +114,7 @@ fn get_sync(c: &dyn Conn, model_id: &str) -> Result<LoggedModel> {
     Ok(hydrate(c, vec![active(c, model_id)?])?.remove(0))
 }
 
-fn upsert_tags(c: &dyn Conn, model_id: &str, exp_id: i64, tags: &[Tag]) -> Result<()> {
+pub(super) fn upsert_tags(c: &dyn Conn, model_id: &str, exp_id: i64, tags: &[Tag]) -> Result<()> {
     for t in tags {
         c.execute(
             &Sql::new(

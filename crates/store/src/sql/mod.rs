@@ -11,6 +11,7 @@ mod logged_models;
 mod metrics;
 pub mod migrate;
 mod query;
+mod registry;
 mod runs;
 mod search;
 mod writer;
@@ -23,14 +24,15 @@ use std::path::Path;
 use async_trait::async_trait;
 use ferroflow_core::entities::{
     DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, Page, Param, Run, RunInfo, Tag,
+    ModelOutput, ModelVersion, Page, Param, RegisteredModel, Run, RunInfo, Tag,
 };
 use ferroflow_core::validation::LongValues;
 use ferroflow_core::{Error, Result};
 
 use crate::{
-    Batch, CreateLoggedModel, CreateRun, ExperimentSearch, Garbage, LoggedModelSearch,
-    MetricHistory, RunSearch, RunUpdate, TrackingStore,
+    Batch, CreateLoggedModel, CreateModelVersion, CreateRun, ExperimentSearch, Garbage,
+    LoggedModelSearch, MetricHistory, RegistrySearch, RegistryStore, RunSearch, RunUpdate,
+    TrackingStore,
 };
 use db::{Conn, Pool, SqliteConn};
 use writer::Writer;
@@ -314,6 +316,102 @@ impl TrackingStore for SqlStore {
     }
     async fn purge_experiment(&self, experiment_id: &str) -> Result<()> {
         experiments::purge(self, experiment_id).await
+    }
+}
+
+#[async_trait]
+impl RegistryStore for SqlStore {
+    async fn create_registered_model(
+        &self,
+        name: &str,
+        tags: Vec<Tag>,
+        description: Option<String>,
+    ) -> Result<RegisteredModel> {
+        registry::create_registered_model(self, name, tags, description).await
+    }
+    async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        registry::get_registered_model(self, name).await
+    }
+    async fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        registry::rename_registered_model(self, name, new_name).await
+    }
+    async fn update_registered_model(
+        &self,
+        name: &str,
+        description: Option<String>,
+    ) -> Result<RegisteredModel> {
+        registry::update_registered_model(self, name, description).await
+    }
+    async fn delete_registered_model(&self, name: &str) -> Result<()> {
+        registry::delete_registered_model(self, name).await
+    }
+    async fn search_registered_models(&self, s: RegistrySearch) -> Result<Page<RegisteredModel>> {
+        registry::search_registered_models(self, s).await
+    }
+    async fn get_latest_versions(
+        &self,
+        name: &str,
+        stages: Vec<String>,
+    ) -> Result<Vec<ModelVersion>> {
+        registry::get_latest_versions(self, name, stages).await
+    }
+    async fn set_registered_model_tag(&self, name: &str, tag: Tag) -> Result<()> {
+        registry::set_registered_model_tag(self, name, tag).await
+    }
+    async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+        registry::delete_registered_model_tag(self, name, key).await
+    }
+    async fn create_model_version(&self, req: CreateModelVersion) -> Result<ModelVersion> {
+        registry::create_model_version(self, req).await
+    }
+    async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+        registry::get_model_version(self, name, version).await
+    }
+    async fn update_model_version(
+        &self,
+        name: &str,
+        version: &str,
+        description: Option<String>,
+    ) -> Result<ModelVersion> {
+        registry::update_model_version(self, name, version, description).await
+    }
+    async fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing_versions: bool,
+    ) -> Result<ModelVersion> {
+        registry::transition_stage(self, name, version, stage, archive_existing_versions).await
+    }
+    async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
+        registry::delete_model_version(self, name, version).await
+    }
+    async fn search_model_versions(&self, s: RegistrySearch) -> Result<Page<ModelVersion>> {
+        registry::search_model_versions(self, s).await
+    }
+    async fn get_model_version_download_uri(&self, name: &str, version: &str) -> Result<String> {
+        registry::get_download_uri(self, name, version).await
+    }
+    async fn set_model_version_tag(&self, name: &str, version: &str, tag: Tag) -> Result<()> {
+        registry::set_model_version_tag(self, name, version, tag).await
+    }
+    async fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> Result<()> {
+        registry::delete_model_version_tag(self, name, version, key).await
+    }
+    async fn set_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<()> {
+        registry::set_alias(self, name, alias, version).await
+    }
+    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        registry::delete_alias(self, name, alias).await
+    }
+    async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        registry::get_by_alias(self, name, alias).await
     }
 }
 

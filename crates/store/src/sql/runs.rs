@@ -744,11 +744,24 @@ pub async fn garbage(store: &SqlStore, older_than_ms: Option<i64>) -> Result<Gar
     store
         .read
         .read(move |c| {
-            let runs = c
+            let mut runs = c
                 .query(&sql)?
                 .iter()
                 .map(info_from_row)
                 .collect::<Result<Vec<_>>>()?;
+            // Lineage: a run that registered model versions came from keeps its artifacts
+            // for as long as those versions exist.
+            let mut backing: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for r in c.query(&Sql::new(
+                "SELECT mv.run_id, mv.name, mv.version FROM model_versions mv JOIN runs r ON r.run_uuid = mv.run_id \
+                 WHERE r.lifecycle_stage = 'deleted' AND mv.current_stage != 'Deleted_Internal' ORDER BY mv.name, mv.version",
+            ))? {
+                backing
+                    .entry(r.str("run_id")?)
+                    .or_default()
+                    .push(format!("{}/{}", r.str("name")?, r.i64("version")?));
+            }
+            runs.retain(|r| !backing.contains_key(&r.run_id));
             let experiment_ids = c
                 .query(&Sql::new(
                     "SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted'",
@@ -759,6 +772,7 @@ pub async fn garbage(store: &SqlStore, older_than_ms: Option<i64>) -> Result<Gar
             Ok(Garbage {
                 runs,
                 experiment_ids,
+                kept_runs: backing.into_iter().collect(),
             })
         })
         .await

@@ -1,6 +1,7 @@
 //! The store's integration tests: one binary, one suite of behaviours run against the
 //! SQL store on a fresh SQLite file.
 
+mod registry;
 mod search_props;
 mod tracking;
 
