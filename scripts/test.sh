@@ -26,5 +26,6 @@ venv=$(scripts/venv.sh tests/e2e/requirements.txt)
 venv2=$(scripts/venv.sh tests/e2e/requirements-mlflow2.txt)
 export FERROFLOW_BIN="$CARGO_TARGET_DIR/debug/ferroflow"
 export MLFLOW2_PYTHON="$venv2/bin/python"
+export FERROFLOW_TEST_UV="$(scripts/venv.sh tests/e2e/requirements-uv.txt)/bin/uv"
 export FERROFLOW_DATA="$root/../shared/data"
 "$venv/bin/python" -m pytest tests/e2e "$@"

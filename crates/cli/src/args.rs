@@ -51,6 +51,22 @@ pub enum Command {
     Db(DbCommand),
     /// Permanently delete runs and experiments in the `deleted` stage, with their artifacts.
     Gc(GcArgs),
+    /// Run an MLflow project (a directory or git repository with an MLproject file) as an
+    /// MLflow run.
+    ///
+    /// The project is fetched (git URLs are mirrored into ~/.cache/ferroflow), its
+    /// parameters are checked, its environment is built (or reused), and its entry point
+    /// runs with MLFLOW_RUN_ID, MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID set, so that
+    /// the script's mlflow.start_run() logs into the run. The run ends FINISHED, FAILED or
+    /// KILLED (Ctrl-C), and ferroflow exits with the command's exit code.
+    ///
+    /// Examples:
+    ///   ferroflow run .
+    ///   ferroflow run -e huber . -P alpha=0.47 -P epsilon=1
+    ///   ferroflow run https://github.com/org/repo#sub/dir --version v1.2 --env-manager local
+    ///   ferroflow run -e classifier . --experiment-name classifier
+    #[command(verbatim_doc_comment, disable_version_flag = true)]
+    Run(RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +313,53 @@ pub struct GcArgs {
     /// Only these deleted experiments (comma-separated ids).
     #[arg(long, value_delimiter = ',')]
     pub experiment_ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The project: a directory, or a git URL (https://, ssh://, git@host:path, file://),
+    /// optionally followed by #sub/dir for a project inside the repository.
+    pub uri: String,
+
+    /// The entry point: a name from MLproject, or a .py or .sh file of the project.
+    #[arg(short, long, default_value = "main")]
+    pub entry_point: String,
+
+    /// The git commit, branch or tag to run (git projects only).
+    #[arg(short, long)]
+    pub version: Option<String>,
+
+    /// A parameter, KEY=VALUE; repeat for more. Parameters the entry point does not declare
+    /// are passed to its command as --KEY VALUE.
+    #[arg(short = 'P', long = "param-list", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// The experiment to run in, by name; created when it does not exist.
+    #[arg(long, env = env::MLFLOW_EXPERIMENT_NAME, conflicts_with = "experiment_id")]
+    pub experiment_name: Option<String>,
+
+    /// The experiment to run in, by id (default: 0, the Default experiment).
+    #[arg(long, env = env::MLFLOW_EXPERIMENT_ID)]
+    pub experiment_id: Option<String>,
+
+    /// The name of the run (default: a generated one).
+    #[arg(long)]
+    pub run_name: Option<String>,
+
+    /// How to build the project's environment: local (use the Python on PATH), virtualenv
+    /// or uv (from python_env.yaml, or a conda.yaml's Python and pip packages), conda.
+    /// Default: virtualenv for a python_env project, conda for a conda_env one, local when
+    /// the project declares no environment.
+    #[arg(long, value_parser = ["local", "virtualenv", "uv", "conda"])]
+    pub env_manager: Option<String>,
+
+    /// The same as --env-manager local (MLflow 1.x).
+    #[arg(long, conflicts_with = "env_manager")]
+    pub no_conda: bool,
+
+    /// Where the run executes; only `local` is supported.
+    #[arg(short, long, default_value = "local")]
+    pub backend: String,
 }
 
 #[cfg(test)]

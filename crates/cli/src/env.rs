@@ -25,6 +25,13 @@ pub const MLFLOW_STATIC_PREFIX: &str = "MLFLOW_STATIC_PREFIX";
 pub const MLFLOW_SERVER_ALLOWED_HOSTS: &str = "MLFLOW_SERVER_ALLOWED_HOSTS";
 pub const MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: &str = "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS";
 
+/// The experiment `ferroflow run` runs in, by name or id.
+pub const MLFLOW_EXPERIMENT_NAME: &str = "MLFLOW_EXPERIMENT_NAME";
+pub const MLFLOW_EXPERIMENT_ID: &str = "MLFLOW_EXPERIMENT_ID";
+
+/// Where ferroflow caches git mirrors and project environments (default ~/.cache/ferroflow).
+pub const FERROFLOW_CACHE_DIR: &str = "FERROFLOW_CACHE_DIR";
+
 /// Log filter for Ferroflow's own logs (`info`, `debug`, `ferroflow_store=debug`, ...).
 pub const FERROFLOW_LOG: &str = "FERROFLOW_LOG";
 

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod discovery;
 mod env;
 mod printer;
 mod tracking;
@@ -45,7 +46,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(commands::run(cli.command, printer));
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             let mut msg = format!("error: {e}");
             for cause in e.chain().skip(1) {

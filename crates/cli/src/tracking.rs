@@ -18,6 +18,30 @@ pub fn tracking_uri() -> String {
     env::var(env::MLFLOW_TRACKING_URI).unwrap_or_else(|| env::DEFAULT_TRACKING_URI.to_string())
 }
 
+/// Where a client command logs and reads: MLFLOW_TRACKING_URI when set; otherwise the
+/// ferroflow server that announced itself for the local default database, if one runs
+/// (see `discovery`); otherwise that database.
+pub async fn client_uri() -> String {
+    if let Some(uri) = env::var(env::MLFLOW_TRACKING_URI) {
+        return uri;
+    }
+    match crate::discovery::find(env::DEFAULT_TRACKING_URI).await {
+        Some(url) => url,
+        None => env::DEFAULT_TRACKING_URI.to_string(),
+    }
+}
+
+/// `uri` with a relative SQLite path made absolute against `cwd`, for a process that runs
+/// in another directory.
+pub fn absolute_tracking_uri(uri: &str, cwd: &Path) -> String {
+    match uri.strip_prefix("sqlite:///") {
+        Some(rel) if !rel.starts_with('/') && !rel.is_empty() && !rel.starts_with(":memory:") => {
+            format!("sqlite:///{}", cwd.join(rel).display())
+        }
+        _ => uri.to_string(),
+    }
+}
+
 pub fn long_values() -> LongValues {
     if env::flag(env::MLFLOW_TRUNCATE_LONG_VALUES) == Some(false) {
         LongValues::Reject

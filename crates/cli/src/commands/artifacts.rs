@@ -134,8 +134,21 @@ async fn download(
     Ok(target)
 }
 
+/// Downloads what `uri` names (`runs:/`, `models:/`, or an artifact URI) into `dst`,
+/// answering the local path of the file or directory.
+pub async fn download_uri(
+    t: &tracking::Tracking,
+    uri: &str,
+    dst: &Path,
+    p: &Printer,
+) -> Result<PathBuf> {
+    let resolved = t.artifact_uri(uri).await?;
+    let (repo, base) = tracking::artifact_repo(t, &resolved)?;
+    download(&repo, &base, uri_name(&resolved), dst, p).await
+}
+
 pub async fn run(cmd: ArtifactsCommand, p: Printer) -> Result<()> {
-    let t = tracking::open(&tracking::tracking_uri()).await?;
+    let t = tracking::open(&tracking::client_uri().await).await?;
     match cmd {
         ArtifactsCommand::List {
             run_id,
@@ -172,10 +185,9 @@ pub async fn run(cmd: ArtifactsCommand, p: Printer) -> Result<()> {
                     let rel = safe_path(artifact_path.as_deref().unwrap_or("")).map_err(user)?;
                     ferroflow_core::uri::join(&run.info.artifact_uri, &rel)
                 }
-                (None, Some(u)) => t.artifact_uri(&u).await?,
+                (None, Some(u)) => u,
                 (None, None) => bail!("give --run-id or --artifact-uri"),
             };
-            let (repo, base) = tracking::artifact_repo(&t, &uri)?;
             let dst = match dst_path {
                 Some(d) => d,
                 None => std::env::temp_dir()
@@ -184,7 +196,7 @@ pub async fn run(cmd: ArtifactsCommand, p: Printer) -> Result<()> {
             tokio::fs::create_dir_all(&dst)
                 .await
                 .with_context(|| format!("cannot create {}", dst.display()))?;
-            let landed = download(&repo, &base, uri_name(&uri), &dst, &p).await?;
+            let landed = download_uri(&t, &uri, &dst, &p).await?;
             p.out(landed.display().to_string());
         }
         ArtifactsCommand::LogArtifact {

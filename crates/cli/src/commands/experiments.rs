@@ -81,7 +81,7 @@ fn print_experiments(p: &Printer, exps: &[Experiment]) {
 }
 
 pub async fn run(cmd: ExperimentsCommand, p: Printer) -> Result<()> {
-    let t = tracking::open(&tracking::tracking_uri()).await?;
+    let t = tracking::open(&tracking::client_uri().await).await?;
     let store = t.store.as_ref();
     match cmd {
         ExperimentsCommand::Create {

@@ -4,6 +4,7 @@ mod artifacts;
 mod db;
 mod experiments;
 mod gc;
+mod project;
 mod runs;
 mod server;
 
@@ -13,14 +14,16 @@ use crate::args::{Command, View};
 use crate::printer::Printer;
 use ferroflow_core::entities::ViewType;
 
-pub async fn run(command: Command, p: Printer) -> Result<()> {
+/// Runs `command`; answers the process's exit code.
+pub async fn run(command: Command, p: Printer) -> Result<u8> {
     match command {
-        Command::Server(a) | Command::Ui(a) => server::run(a, p).await,
-        Command::Experiments(c) => experiments::run(c, p).await,
-        Command::Runs(c) => runs::run(c, p).await,
-        Command::Artifacts(c) => artifacts::run(c, p).await,
-        Command::Db(c) => db::run(c, p).await,
-        Command::Gc(a) => gc::run(a, p).await,
+        Command::Server(a) | Command::Ui(a) => server::run(a, p).await.map(|()| 0),
+        Command::Experiments(c) => experiments::run(c, p).await.map(|()| 0),
+        Command::Runs(c) => runs::run(c, p).await.map(|()| 0),
+        Command::Artifacts(c) => artifacts::run(c, p).await.map(|()| 0),
+        Command::Db(c) => db::run(c, p).await.map(|()| 0),
+        Command::Gc(a) => gc::run(a, p).await.map(|()| 0),
+        Command::Run(a) => project::run(a, p).await,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::printer::Printer;
 use crate::tracking;
 
 pub async fn run(cmd: RunsCommand, p: Printer) -> Result<()> {
-    let t = tracking::open(&tracking::tracking_uri()).await?;
+    let t = tracking::open(&tracking::client_uri().await).await?;
     let store = t.store.as_ref();
     match cmd {
         RunsCommand::List {

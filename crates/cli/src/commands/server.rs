@@ -10,6 +10,7 @@ use ferroflow_server::{AppState, ServerConfig, default_allowed_hosts};
 use ferroflow_store::sql::MigrationOutcome;
 
 use crate::args::ServerArgs;
+use crate::discovery;
 use crate::env;
 use crate::printer::Printer;
 use crate::tracking::{local_artifact_root, open_sql, reject_file_store};
@@ -140,6 +141,9 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(a.port);
+    let _announcement =
+        discovery::announce(&backend, &discovery::client_url(&a.host, port, &prefix));
     let state = AppState::new(store, artifacts, config);
     p.note(format!(
         "Ferroflow {} listening on http://{addr}{prefix}  (backend {backend}, artifacts {})",
