@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust unit and integration tests, then the
 # end-to-end suite that drives the built binary with the official MLflow clients
-# (3.17.2, and a 2.22 client for the core flow). Installs its Python packages itself.
+# (3.17.2, and a 2.22 client for the core flow), then the web UI's tests (Vitest, and
+# Debian's chromium against the built binary). Installs its Python and npm packages itself.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ferroflow/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+# The UI is built first so that every cargo build below embeds the same ui/dist.
+echo "== UI build"
+(cd ui && npm ci --no-audit --no-fund && npm run build)
 
 echo "== cargo fmt / clippy"
 cargo fmt --all -- --check
@@ -29,3 +34,6 @@ export MLFLOW2_PYTHON="$venv2/bin/python"
 export FERROFLOW_TEST_UV="$(scripts/venv.sh tests/e2e/requirements-uv.txt)/bin/uv"
 export FERROFLOW_DATA="$root/../shared/data"
 "$venv/bin/python" -m pytest tests/e2e "$@"
+
+echo "== web UI tests"
+FERROFLOW_UI_SKIP_BUILD=1 scripts/ui-test.sh

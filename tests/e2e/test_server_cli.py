@@ -1,5 +1,6 @@
 """`ferroflow server` flags and process behaviour."""
 
+import re
 import signal
 import subprocess
 
@@ -12,7 +13,13 @@ from conftest import BIN, Server, run_cli
 
 def test_index_version_health_and_server_info(server):
     page = requests.get(server.url + "/")
-    assert page.status_code == 200 and "Ferroflow" in page.text and "/api/2.0/mlflow" in page.text
+    assert page.status_code == 200 and "Ferroflow" in page.text
+    if '<div id="app">' in page.text:
+        # The web UI is built in: its page loads its hashed assets from this server.
+        assets = re.findall(r'(?:src|href)="(?:\./|/)?(assets/[^"]+)"', page.text)
+        assert assets and all(requests.get(f"{server.url}/{a}").status_code == 200 for a in assets)
+    else:
+        assert "/api/2.0/mlflow" in page.text and "npm run build" in page.text
     assert requests.get(server.url + "/version").text == "3.17.2"
     assert requests.get(server.url + "/health").text == "OK"
     info = requests.get(server.url + "/api/3.0/mlflow/server-info").json()

@@ -11,6 +11,7 @@ mod pages;
 pub mod request;
 mod routes;
 mod security;
+mod ui;
 
 pub use error::{ApiError, ApiResult};
 pub use routes::router;

@@ -1,11 +1,12 @@
-//! The page at `/`: until the web UI exists, a plain page that names the version and the API.
+//! The plain page at `/` of a binary built without the web UI: the version, the API, and
+//! how to build the UI into the binary.
 
 use axum::extract::State;
 use axum::response::Html;
 
 use crate::AppState;
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -25,7 +26,8 @@ pub async fn index(State(s): State<AppState>) -> Html<String> {
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem}}code,pre{{background:#f3f3f3;padding:.1em .3em;border-radius:4px}}@media(prefers-color-scheme:dark){{body{{background:#111;color:#ddd}}code,pre{{background:#222}}}}</style></head>
 <body>
 <h1>Ferroflow {version}</h1>
-<p>An MLflow-compatible tracking server (REST API of MLflow {mlflow}). The web UI is not built into this binary yet.</p>
+<p>An MLflow-compatible tracking server (REST API of MLflow {mlflow}). The web UI is not built into this binary.</p>
+<p>To build it: <code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>, then rebuild ferroflow (<code>cargo build</code>), or run <code>scripts/run.sh</code>.</p>
 <p>Backend store: <code>{store}</code><br>Default artifact root: <code>{root}</code><br>Artifacts: {artifacts}</p>
 <h2>Log to it</h2>
 <pre>export MLFLOW_TRACKING_URI=http://{host}:{port}{prefix}

@@ -9,7 +9,7 @@ use crate::error::{endpoint_not_found, method_not_allowed};
 use crate::handlers::{
     artifacts, experiments, logged_models, meta, metrics, model_versions, registered_models, runs,
 };
-use crate::{AppState, pages, security};
+use crate::{AppState, security, ui};
 
 /// The `/2.0/mlflow` API: tracking, logged models and the model registry.
 fn mlflow_api() -> Router<AppState> {
@@ -170,15 +170,19 @@ pub fn router(state: AppState) -> Router {
             "/model-versions/get-artifact",
             get(model_versions::get_artifact),
         )
-        .route("/", get(pages::index))
+        .route("/", get(ui::index))
+        .route("/assets/{*path}", get(ui::hashed_asset))
+        .route("/static-files/{*path}", get(ui::static_file))
         .fallback(endpoint_not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let prefix = state.config.static_prefix.trim_end_matches('/').to_string();
     let app = if prefix.is_empty() {
         app
     } else {
+        // `/prefix/` as well as `/prefix`: the UI's page under the prefix.
         Router::new()
             .nest(&prefix, app)
+            .route(&format!("{prefix}/"), get(ui::index))
             .fallback(endpoint_not_found)
     };
     let app = app.with_state(state.clone());
