@@ -5,6 +5,7 @@
 //   FERROFLOW_BIN     the binary (default $CARGO_TARGET_DIR/debug/ferroflow)
 //   FERROFLOW_UI_PYTHON  a Python with mlflow 3.17.2 (default: scripts/venv.sh tests/e2e/requirements.txt)
 //   FERROFLOW_UI_PERF_RUNS  runs in the timing experiment (default 10000; 0 skips it)
+//   FERROFLOW_UI_PERF_POINTS  points of the long metric (default 1000000; 0 skips it)
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/f
 const BIN = process.env.FERROFLOW_BIN || path.join(TARGET, 'debug/ferroflow');
 const SHOTS = process.env.FERROFLOW_UI_SCREENSHOTS || path.join(ROOT, 'ui/e2e/screenshots');
 const PERF_RUNS = Number(process.env.FERROFLOW_UI_PERF_RUNS ?? 10_000);
+const PERF_POINTS = Number(process.env.FERROFLOW_UI_PERF_POINTS ?? 1_000_000);
 const T = { timeout: 90_000 };
 
 let server, browser, page, base, data, tmp;
@@ -367,6 +369,136 @@ test('bad input shows a specific message, never a blank page', T, async () => {
   assert.match(await page.getByRole('alert').innerText(), /No page at/);
 });
 
+test('selected runs open the compare page: a chart per metric, scatter, parallel coordinates, diff', T, async () => {
+  await open(`#/experiments/${data.experiment_id}`);
+  await page.getByRole('button', { name: /Unfold \d child runs/ }).click();
+  await page.getByLabel('Select run parent-run').check();
+  await page.getByLabel('Select run child-0').check();
+  await page.getByRole('button', { name: 'Compare', exact: true }).click();
+  await page.waitForFunction(() => location.hash.startsWith('#/compare-runs?runs='));
+  await page.getByRole('heading', { name: 'Comparing 2 runs' }).waitFor();
+  const charts = page.getByTestId('compare-charts');
+  for (const m of ['loss', 'rmse']) await charts.locator(`.chart-card[data-metric=${m}] canvas`).first().waitFor();
+  assert.equal(await charts.locator('.chart-card').count(), 2, 'a chart per metric');
+  // rmse has both runs: 60 + 55 points.
+  await page.waitForFunction(() => document.querySelector('[data-testid=compare-charts] .chart-card[data-metric=rmse] .chart')?.dataset.total === '115');
+  await page.getByLabel('Scatter x').selectOption('params.alpha');
+  await page.getByLabel('Scatter y').selectOption('metrics.rmse');
+  assert.equal(await page.getByTestId('scatter').locator('circle').count(), 2);
+  assert.equal(await page.getByTestId('parallel').locator('polyline').count(), 2);
+  const diff = page.getByTestId('diff');
+  assert.match((await diff.locator('tr[data-key=alpha]').getAttribute('class')) ?? '', /differs/);
+  assert.match(await diff.locator('tr[data-key=alpha]').innerText(), /0\.5\s+0\.1/);
+  await shotLightAndDark('compare');
+  await page.getByLabel('Only differences').check();
+  await diff.locator('tr[data-key=alpha]').waitFor();
+  // The page deep-links: a fresh load of the URL shows the same runs.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Comparing 2 runs' }).waitFor();
+  await open('#/compare-runs');
+  assert.match(await page.getByRole('alert').innerText(), /No runs to compare/);
+});
+
+test('the column chooser hides and shows a column, and the choice survives a reload', T, async () => {
+  await open(`#/experiments/${data.experiment_id}`);
+  const header = () => page.getByTestId('runs-table').locator('thead').innerText();
+  await page.getByTestId('runs-table').waitFor();
+  assert.ok((await header()).includes('l1_ratio'));
+  await page.locator('.columns-menu > summary').click();
+  await page.getByLabel('Show column params.l1_ratio').uncheck();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=runs-table] thead').textContent.includes('l1_ratio'));
+  await page.getByLabel('Show column tags.team').check();
+  await page.waitForFunction(() => document.querySelector('[data-testid=runs-table] thead').textContent.includes('team'));
+  await shot('runs-columns');
+  assert.match(decodeURIComponent(await page.evaluate(() => location.hash)), /cols=.*params\.l1_ratio/, 'the choice is in the URL');
+  await page.reload();
+  await page.getByTestId('runs-table').waitFor();
+  assert.ok(!(await header()).includes('l1_ratio'), 'still hidden after reload');
+  assert.ok((await header()).includes('team'), 'still shown after reload');
+  await page.locator('.columns-menu > summary').click();
+  await page.getByLabel('Show column params.l1_ratio').check();
+  await page.getByLabel('Show column tags.team').uncheck();
+  await page.waitForFunction(() => document.querySelector('[data-testid=runs-table] thead').textContent.includes('l1_ratio'));
+});
+
+test('charts zoom by refetching the step range, switch the x axis and smooth', T, async () => {
+  await open(`#/experiments/${data.experiment_id}/runs/${data.parent}`);
+  const card = page.locator('.chart-card[data-metric=rmse]');
+  const over = card.locator('.u-over');
+  await over.waitFor();
+  await over.scrollIntoViewIfNeeded();
+  const box = await over.boundingBox();
+  const zoomed = page.waitForRequest((r) => r.url().includes('get-history-downsampled') && r.url().includes('start_step=') && r.url().includes('end_step='), { timeout: 10_000 });
+  await page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const req = await zoomed;
+  const u = new URL(req.url());
+  assert.ok(Number(u.searchParams.get('start_step')) > 0 && Number(u.searchParams.get('end_step')) < 59, req.url());
+  await card.getByRole('button', { name: 'Reset zoom' }).waitFor();
+  await page.waitForFunction(() => Number(document.querySelector('.chart-card[data-metric=rmse] .chart')?.dataset.total) < 60);
+  await shot('run-chart-zoomed');
+  await card.getByRole('button', { name: 'Reset zoom' }).click();
+  await page.waitForFunction(() => document.querySelector('.chart-card[data-metric=rmse] .chart')?.dataset.total === '60');
+  await page.getByLabel('X axis').selectOption('relative');
+  await card.locator('.u-legend', { hasText: 'Relative time' }).waitFor();
+  await page.getByLabel('X axis').selectOption('wall');
+  await card.locator('.u-legend', { hasText: 'Wall time' }).waitFor();
+  await page.getByLabel('Smoothing').fill('0.8');
+  await card.locator('canvas').waitFor();
+  await shot('run-chart-wall-time-smoothed');
+});
+
+test('a RUNNING run refreshes live: a point logged while the page is open appears', T, async () => {
+  const { run } = await api('POST', 'runs/create', { experiment_id: data.experiment_id, run_name: 'live-run', start_time: Date.now() });
+  const id = run.info.run_id;
+  const log = (step) => api('POST', 'runs/log-metric', { run_id: id, key: 'acc', value: step / 10, timestamp: Date.now(), step });
+  for (let s = 0; s < 5; s++) await log(s);
+  await open(`#/experiments/${data.experiment_id}/runs/${id}`);
+  await page.getByTestId('live').waitFor();
+  await page.waitForFunction(() => document.querySelector('.chart-card[data-metric=acc] .chart')?.dataset.total === '5');
+  await log(5);
+  await page.waitForFunction(() => document.querySelector('.chart-card[data-metric=acc] .chart')?.dataset.total === '6', null, { timeout: 15_000 });
+  await api('POST', 'runs/update', { run_id: id, status: 'FINISHED', end_time: Date.now() });
+  await page.getByTestId('live').waitFor({ state: 'detached', timeout: 15_000 });
+});
+
+test('a metric of a million points draws from a small downsampled answer', { timeout: 600_000, skip: PERF_POINTS <= 0 }, async () => {
+  const { experiment_id } = await api('POST', 'experiments/create', { name: 'ui-e2e-long-metric' });
+  const { run } = await api('POST', 'runs/create', { experiment_id, run_name: 'million', start_time: Date.now() });
+  const started = Date.now();
+  let next = 0;
+  const worker = async () => {
+    for (let from = next; from < PERF_POINTS; from = next) {
+      next += 1000;
+      const ts = Date.now();
+      const n = Math.min(1000, PERF_POINTS - from);
+      const metrics = Array.from({ length: n }, (_, i) => ({ key: 'long', value: Math.sin((from + i) / 5000) + 2 + ((from + i) === 654_321 ? 5 : 0), timestamp: ts, step: from + i }));
+      await api('POST', 'runs/log-batch', { run_id: run.info.run_id, metrics });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  timings.long_metric_points = PERF_POINTS;
+  timings.long_metric_log_s = (Date.now() - started) / 1000;
+  const t0 = Date.now();
+  await open(`#/experiments/${experiment_id}/runs/${run.info.run_id}`);
+  const chart = page.locator('.chart-card[data-metric=long] .chart');
+  await chart.locator('canvas').waitFor({ timeout: 120_000 });
+  await page.waitForFunction(() => document.querySelector('.chart-card[data-metric=long] .chart')?.dataset.drawMs !== undefined, null, { timeout: 30_000 });
+  timings.long_metric_page_to_chart_ms = Date.now() - t0;
+  timings.long_metric_draw_after_data_ms = Number(await chart.getAttribute('data-draw-ms'));
+  timings.long_metric_points_drawn = Number(await chart.getAttribute('data-points'));
+  assert.equal(Number(await chart.getAttribute('data-total')), PERF_POINTS);
+  const entries = await page.evaluate(() =>
+    performance.getEntriesByType('resource').filter((e) => e.name.includes('get-history-downsampled')).map((e) => ({ transfer: e.transferSize, body: e.decodedBodySize, ms: e.duration })),
+  );
+  timings.long_metric_transfer_bytes = entries.reduce((n, e) => n + e.transfer, 0);
+  timings.long_metric_json_bytes = entries.reduce((n, e) => n + e.body, 0);
+  timings.long_metric_request_ms = Math.round(entries.reduce((n, e) => n + e.ms, 0));
+  await shot('run-million-points');
+});
+
 test('the UI works under --static-prefix', T, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferroflow-ui-prefix-'));
   const port = await freePort();
@@ -443,25 +575,6 @@ test('the runs page stays quick with many runs', { timeout: 600_000, skip: PERF_
   timings.sort_by_metric_ms = Date.now() - t1;
   await shot('runs-many');
 
-  // One metric of 100,000 points: read in pages, drawn downsampled.
-  const { run } = await api('POST', 'runs/create', { experiment_id, run_name: 'long-metric', start_time: Date.now() });
-  const points = 100_000;
-  for (let from = 0; from < points; from += 1000) {
-    const ts = Date.now();
-    const metrics = Array.from({ length: 1000 }, (_, i) => ({ key: 'long', value: Math.sin((from + i) / 1000) + 2, timestamp: ts, step: from + i }));
-    await api('POST', 'runs/log-batch', { run_id: run.info.run_id, metrics });
-  }
-  const t2 = Date.now();
-  await open(`#/experiments/${experiment_id}/runs/${run.info.run_id}`);
-  const chart = page.locator('.chart-card[data-metric=long] .chart');
-  await chart.locator('canvas').waitFor({ timeout: 60_000 });
-  timings.chart_100k_points_total_ms = Date.now() - t2;
-  timings.chart_100k_points_draw_ms = Number(await chart.getAttribute('data-draw-ms'));
-  timings.chart_100k_points_drawn = Number(await chart.getAttribute('data-points'));
-  timings.chart_100k_history_bytes = await page.evaluate(() =>
-    performance.getEntriesByType('resource').filter((e) => e.name.includes('get-history')).reduce((n, e) => n + e.transferSize, 0),
-  );
-  await shot('run-long-metric');
 });
 
 test('no uncaught errors in the page', () => {

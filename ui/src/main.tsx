@@ -4,6 +4,7 @@ import { parseRoute, href, type Route } from './route';
 import { ExperimentsPage } from './pages/experiments';
 import { RunsPage } from './pages/runs';
 import { RunPage } from './pages/run';
+import { ComparePage } from './pages/compare';
 import { ModelsPage, ModelPage, VersionPage } from './pages/models';
 import './style.css';
 
@@ -22,6 +23,8 @@ function Page({ r }: { r: Route }) {
       return <RunsPage key={r.experimentId} experimentId={r.experimentId} query={r.query} />;
     case 'run':
       return <RunPage key={r.runId} experimentId={r.experimentId} runId={r.runId} artifactPath={r.artifactPath} />;
+    case 'compare':
+      return <ComparePage query={r.query} />;
     case 'models':
       return <ModelsPage query={r.query} />;
     case 'model':

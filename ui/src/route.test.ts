@@ -39,3 +39,11 @@ describe('formatRoute', () => {
     expect(href.runs('3', { filter: '', order: '' })).toBe('#/experiments/3');
   });
 });
+
+describe('compare-runs', () => {
+  it('parses MLflow compare URLs and round-trips the shorthand', () => {
+    const r = parseRoute('#/compare-runs?runs=["a","b"]&experiments=["1"]');
+    expect(r).toEqual({ page: 'compare', query: { runs: '["a","b"]', experiments: '["1"]' } });
+    expect(parseRoute(href.compare(['a', 'b'], ['1']))).toEqual(r);
+  });
+});

@@ -1,6 +1,7 @@
 // Hash routes with MLflow's URL shapes, so bookmarks of MLflow's UI keep working:
 // #/experiments, #/experiments/<id>, #/experiments/<id>/runs/<run_id>[/artifacts/<path>],
-// #/models, #/models/<name>, #/models/<name>/versions/<n>. A query after `?` carries
+// #/models, #/models/<name>, #/models/<name>/versions/<n>,
+// #/compare-runs?runs=["<id>",...]&experiments=["<id>",...]. A query after `?` carries
 // page state that deep-links (the runs filter and sort).
 
 export type Query = Record<string, string>;
@@ -9,6 +10,7 @@ export type Route =
   | { page: 'experiments'; query: Query }
   | { page: 'runs'; experimentId: string; query: Query }
   | { page: 'run'; experimentId: string; runId: string; artifactPath: string; query: Query }
+  | { page: 'compare'; query: Query }
   | { page: 'models'; query: Query }
   | { page: 'model'; name: string; query: Query }
   | { page: 'version'; name: string; version: string; query: Query }
@@ -47,6 +49,7 @@ export function parseRoute(hash: string): Route {
       }
     }
   }
+  if (head === 'compare-runs' && a === undefined) return { page: 'compare', query };
   if (head === 'models') {
     if (a === undefined) return { page: 'models', query };
     if (b === undefined) return { page: 'model', name: a, query };
@@ -78,6 +81,9 @@ export function formatRoute(route: Route): string {
       path = `/experiments/${enc(route.experimentId)}/runs/${enc(route.runId)}`;
       if (route.artifactPath) path += '/artifacts/' + route.artifactPath.split('/').map(enc).join('/');
       break;
+    case 'compare':
+      path = '/compare-runs';
+      break;
     case 'models':
       path = '/models';
       break;
@@ -100,6 +106,8 @@ export const href = {
   runs: (experimentId: string, query: Query = {}) => formatRoute({ page: 'runs', experimentId, query }),
   run: (experimentId: string, runId: string, artifactPath = '') =>
     formatRoute({ page: 'run', experimentId, runId, artifactPath, query: {} }),
+  compare: (runIds: string[], experimentIds: string[]) =>
+    formatRoute({ page: 'compare', query: { runs: JSON.stringify(runIds), experiments: JSON.stringify(experimentIds) } }),
   models: () => formatRoute({ page: 'models', query: {} }),
   model: (name: string) => formatRoute({ page: 'model', name, query: {} }),
   version: (name: string, version: string | number) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Run } from './api';
-import { columnsOf, DEFAULT_SORT, foldRuns, formatSort, mergeRuns, orderBy, parseSort, quoteKey, sortKey, toggleSort } from './runs';
+import { columnShown, columnsOf, DEFAULT_SORT, formatPrefs, NO_PREFS, parsePrefs, setColumnShown, foldRuns, formatSort, mergeRuns, orderBy, parseSort, quoteKey, sortKey, toggleSort } from './runs';
 
 function run(id: string, opts: { parent?: string; params?: Record<string, string>; metrics?: Record<string, number> } = {}): Run {
   return {
@@ -38,7 +38,7 @@ describe('sort keys', () => {
 describe('columnsOf', () => {
   it('collects sorted param and metric keys', () => {
     const cols = columnsOf([run('a', { params: { lr: '1', alpha: '2' }, metrics: { rmse: 1 } }), run('b', { params: { alpha: '3' }, metrics: { mae: 2 } })]);
-    expect(cols).toEqual({ params: ['alpha', 'lr'], metrics: ['mae', 'rmse'] });
+    expect(cols).toEqual({ params: ['alpha', 'lr'], metrics: ['mae', 'rmse'], tags: [] });
   });
 });
 
@@ -69,5 +69,26 @@ describe('foldRuns', () => {
   });
   it('merges pages without duplicates', () => {
     expect(mergeRuns([run('a'), run('b')], [run('b'), run('c')]).map((r) => r.info.run_id)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('column prefs', () => {
+  it('show params and metrics unless hidden, tags only when shown', () => {
+    expect(columnShown(NO_PREFS, 'params.alpha')).toBe(true);
+    expect(columnShown(NO_PREFS, 'tags.team')).toBe(false);
+    let p = setColumnShown(NO_PREFS, 'params.alpha', false);
+    p = setColumnShown(p, 'tags.team', true);
+    expect(columnShown(p, 'params.alpha')).toBe(false);
+    expect(columnShown(p, 'tags.team')).toBe(true);
+    p = setColumnShown(setColumnShown(p, 'params.alpha', true), 'tags.team', false);
+    expect(p).toEqual(NO_PREFS);
+  });
+  it('read back from storage; anything unreadable is no prefs', () => {
+    const p = setColumnShown(NO_PREFS, 'metrics.rmse', false);
+    expect(parsePrefs(formatPrefs(p))).toEqual(p);
+    expect(formatPrefs(NO_PREFS)).toBe('');
+    expect(parsePrefs(null)).toEqual(NO_PREFS);
+    expect(parsePrefs('{oops')).toEqual(NO_PREFS);
+    expect(parsePrefs('{"hidden": [1, "params.x"]}')).toEqual({ hidden: ['params.x'], shown: [] });
   });
 });

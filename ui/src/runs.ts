@@ -43,16 +43,60 @@ export function toggleSort(current: Sort, key: string): Sort {
   return current.key === key ? { key, asc: !current.asc } : { key, asc: false };
 }
 
-/** The param and metric keys over some runs, each sorted, for the table's columns. */
-export function columnsOf(runs: Run[]): { params: string[]; metrics: string[] } {
+/**
+ * The param, metric and tag keys over some runs, each sorted, for the table's columns.
+ * MLflow's own `mlflow.*` tags are left out (the table shows them as attributes).
+ */
+export function columnsOf(runs: Run[]): { params: string[]; metrics: string[]; tags: string[] } {
   const params = new Set<string>();
   const metrics = new Set<string>();
+  const tags = new Set<string>();
   for (const r of runs) {
     for (const p of r.data.params ?? []) params.add(p.key);
     for (const m of r.data.metrics ?? []) metrics.add(m.key);
+    for (const t of r.data.tags ?? []) if (!t.key.startsWith('mlflow.')) tags.add(t.key);
   }
   const cmp = (a: string, b: string) => a.localeCompare(b);
-  return { params: [...params].sort(cmp), metrics: [...metrics].sort(cmp) };
+  return { params: [...params].sort(cmp), metrics: [...metrics].sort(cmp), tags: [...tags].sort(cmp) };
+}
+
+/**
+ * Which optional columns the user chose, by id (`params.alpha`, `metrics.rmse`,
+ * `tags.team`): params and metrics show unless hidden, tags only when shown, so
+ * columns that appear later follow the default.
+ */
+export interface ColumnPrefs {
+  hidden: string[];
+  shown: string[];
+}
+
+export const NO_PREFS: ColumnPrefs = { hidden: [], shown: [] };
+
+export function columnShown(prefs: ColumnPrefs, id: string): boolean {
+  return id.startsWith('tags.') ? prefs.shown.includes(id) : !prefs.hidden.includes(id);
+}
+
+export function setColumnShown(prefs: ColumnPrefs, id: string, show: boolean): ColumnPrefs {
+  const hidden = prefs.hidden.filter((h) => h !== id);
+  const shown = prefs.shown.filter((s) => s !== id);
+  if (id.startsWith('tags.')) return { hidden, shown: show ? [...shown, id] : shown };
+  return { hidden: show ? hidden : [...hidden, id], shown };
+}
+
+/** Prefs as kept in localStorage and the URL's `cols`; empty when there are none. */
+export function formatPrefs(p: ColumnPrefs): string {
+  return p.hidden.length || p.shown.length ? JSON.stringify(p) : '';
+}
+
+/** Prefs as kept in localStorage; anything unreadable is no prefs. */
+export function parsePrefs(s: string | null | undefined): ColumnPrefs {
+  try {
+    const v = JSON.parse(s ?? '');
+    const list = (x: unknown) => (Array.isArray(x) ? x.filter((i): i is string => typeof i === 'string') : []);
+    return { hidden: list(v?.hidden), shown: list(v?.shown) };
+  } catch {
+    return NO_PREFS;
+  }
 }
 
 export function tag(run: Run, key: string): string | undefined {

@@ -182,3 +182,14 @@ export function TagEditor({ tags, onSet, onDelete, hidePrefix }: { tags: { key: 
     </div>
   );
 }
+
+/** Calls `fn` every `ms` while `active` and the page is visible (a live run's refresh). */
+export function usePoll(active: boolean, ms: number, fn: () => void) {
+  const latest = useRef(fn);
+  latest.current = fn;
+  useEffect(() => {
+    if (!active) return;
+    const id = setInterval(() => document.visibilityState === 'visible' && latest.current(), ms);
+    return () => clearInterval(id);
+  }, [active, ms]);
+}

@@ -67,6 +67,128 @@ pub enum Command {
     ///   ferroflow run -e classifier . --experiment-name classifier
     #[command(verbatim_doc_comment, disable_version_flag = true)]
     Run(RunArgs),
+    /// Serve a model over HTTP, or predict with it on a file.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Serve a model: POST /invocations (and the V2 protocol with --enable-mlserver).
+    ///
+    /// Requests: JSON with dataframe_split, dataframe_records, instances or inputs (and
+    /// params); MLflow 1.x's `Content-Type: application/json; format=pandas-split` (or
+    /// pandas-records), answered with the bare list of predictions; or text/csv. Inputs are
+    /// checked against the model's signature first. Also /ping, /health, /version and
+    /// /metrics (Prometheus).
+    ///
+    /// Examples:
+    ///   ferroflow models serve -m runs:/<run_id>/model --port 5001
+    ///   ferroflow models serve -m "models:/wine/Production" --env-manager local
+    ///   ferroflow models serve -m mlruns/0/<run_id>/artifacts/model --enable-mlserver
+    #[command(verbatim_doc_comment, disable_help_flag = true)]
+    Serve(ModelServeArgs),
+    /// Predict with a model on a JSON or CSV file (or standard input).
+    ///
+    /// A CSV is read in batches, so a file of any size runs in bounded memory; the
+    /// predictions are written as {"predictions": [...]} (a bare list for MLflow 1.x's
+    /// split-oriented JSON input).
+    ///
+    /// Example:
+    ///   ferroflow models predict -m runs:/<run_id>/model -i predict.csv -t csv -o out.json
+    #[command(verbatim_doc_comment)]
+    Predict(ModelPredictArgs),
+}
+
+/// Which model, and the Python environment it runs in.
+#[derive(Debug, Args)]
+pub struct ModelEnvArgs {
+    /// The model: a local directory with an MLmodel file, runs:/<run_id>/<path>,
+    /// models:/<name>/<version|stage|latest>, models:/<name>@<alias>, models:/<model_id>,
+    /// mlflow-artifacts:/..., or MLflow 1.x's mlruns/<experiment>/<run>/artifacts/<path>.
+    #[arg(short = 'm', long = "model-uri")]
+    pub model_uri: String,
+
+    /// How to build the model's Python environment: local (the Python on PATH, which must
+    /// have mlflow and the model's packages), virtualenv or uv (from the model's
+    /// python_env.yaml and requirements.txt, built once and cached), conda.
+    #[arg(long, default_value = "virtualenv", value_parser = ["local", "virtualenv", "uv", "conda"])]
+    pub env_manager: String,
+
+    /// The same as --env-manager local (MLflow 1.x).
+    #[arg(long)]
+    pub no_conda: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelServeArgs {
+    /// Print help (`-h` is --host, as in `mlflow models serve`).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+
+    #[command(flatten)]
+    pub model: ModelEnvArgs,
+
+    /// The network address to listen on.
+    #[arg(short = 'h', long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// The port to listen on.
+    #[arg(short, long, default_value_t = 5000)]
+    pub port: u16,
+
+    /// Python worker processes, each with the model loaded.
+    #[arg(short, long, env = "MLFLOW_MODELS_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+
+    /// Seconds a prediction may take before its worker is restarted (answer 503).
+    #[arg(
+        short,
+        long,
+        env = "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT",
+        default_value_t = 60
+    )]
+    pub timeout: u64,
+
+    /// Also serve the Open Inference Protocol V2 (/v2/health/live, /v2/models/<name>/infer,
+    /// ...), as Seldon MLServer and KServe speak it.
+    #[arg(long)]
+    pub enable_mlserver: bool,
+
+    /// The model's name on the V2 routes (default: the registered name of a models:/ URI,
+    /// else "mlflow-model").
+    #[arg(long, env = "MLSERVER_MODEL_NAME")]
+    pub model_name: Option<String>,
+
+    /// The largest request body accepted, in bytes (413 beyond).
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+
+    /// Most concurrent requests one worker predicts in one call.
+    #[arg(long, default_value_t = 64)]
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelPredictArgs {
+    #[command(flatten)]
+    pub model: ModelEnvArgs,
+
+    /// The input file (default: standard input).
+    #[arg(short, long)]
+    pub input_path: Option<PathBuf>,
+
+    /// Where to write the predictions (default: standard output).
+    #[arg(short, long)]
+    pub output_path: Option<PathBuf>,
+
+    /// The input's format: json (any request format /invocations takes) or csv.
+    #[arg(short = 't', long, default_value = "json", value_parser = ["json", "csv"])]
+    pub content_type: String,
+
+    /// Rows per batch when reading a CSV.
+    #[arg(long, default_value_t = 10_000)]
+    pub batch_rows: usize,
 }
 
 #[derive(Debug, Args)]

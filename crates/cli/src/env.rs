@@ -45,3 +45,17 @@ pub fn var(name: &str) -> Option<String> {
 pub fn flag(name: &str) -> Option<bool> {
     var(name).map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
+
+/// Where git mirrors, built environments and downloaded models are kept:
+/// `$FERROFLOW_CACHE_DIR`, else `$XDG_CACHE_HOME/ferroflow`, else `~/.cache/ferroflow`.
+pub fn cache_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(d) = var(FERROFLOW_CACHE_DIR) {
+        return PathBuf::from(d);
+    }
+    var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ferroflow")
+}

@@ -37,6 +37,15 @@ pub fn random_run_name() -> String {
     format!("{a}-{n}-{num}")
 }
 
+/// A stable 64-bit hash (FNV-1a) as 16 hex digits: names of cache entries that must stay
+/// the same across builds and platforms.
+pub fn stable_hash(bytes: &[u8]) -> String {
+    let h = bytes.iter().fold(0xcbf29ce484222325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{h:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -4,6 +4,7 @@
 //! MLflow error codes, validation limits, ids, page tokens, URIs, and the search grammar
 //! (filter and order-by strings parsed to an AST that every store executes).
 
+pub mod downsample;
 pub mod entities;
 pub mod error;
 pub mod ids;

@@ -14,8 +14,9 @@ use std::process::{Command, Stdio};
 
 use yaml_rust2::Yaml;
 
+use ferroflow_core::ids::stable_hash;
+
 use crate::error::{Error, IoContext, Result};
-use crate::source::fnv1a;
 use crate::spec::EnvSpec;
 use crate::yaml;
 
@@ -222,9 +223,9 @@ fn python_env(
         }
     }
     let dir = cache.join("envs").join(format!(
-        "{}-{:016x}",
+        "{}-{}",
         manager.as_str(),
-        fnv1a(key.as_bytes())
+        stable_hash(key.as_bytes())
     ));
     let prepared = Prepared {
         bin_dir: Some(dir.join("bin")),
@@ -309,7 +310,7 @@ fn conda_env(file: &Path, cache: &Path, say: &dyn Fn(&str)) -> Result<Prepared> 
     let text = std::fs::read(file).context(|| format!("cannot read {}", file.display()))?;
     let dir = cache
         .join("envs")
-        .join(format!("conda-{:016x}", fnv1a(&text)));
+        .join(format!("conda-{}", stable_hash(&text)));
     build_once(&dir, say, |dir| {
         say(&format!(
             "Creating a conda environment from {} in {}",

@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ferroflow_core::ids::stable_hash;
+
 use crate::error::{Error, IoContext, Result};
 
 /// A project directory ready to run.
@@ -176,9 +178,7 @@ fn subdirectory(root: &Path, sub: Option<&str>, uri: &str) -> Result<PathBuf> {
 
 /// Mirrors `url` into the cache (or fetches what changed since), answering the mirror's path.
 fn mirror(url: &str, cache: &Path, say: &dyn Fn(&str)) -> Result<PathBuf> {
-    let dir = cache
-        .join("git")
-        .join(format!("{:016x}", fnv1a(url.as_bytes())));
+    let dir = cache.join("git").join(stable_hash(url.as_bytes()));
     if dir.join("HEAD").is_file() {
         say(&format!("Fetching {url}"));
         git(
@@ -285,13 +285,6 @@ fn git(dir: Option<&Path>, args: &[&str]) -> Result<String> {
             tail
         }))
     }
-}
-
-/// FNV-1a: a stable, dependency-free hash for cache directory names.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
 }
 
 #[cfg(test)]

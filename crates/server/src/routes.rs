@@ -4,10 +4,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
 
 use crate::error::{endpoint_not_found, method_not_allowed};
 use crate::handlers::{
-    artifacts, experiments, logged_models, meta, metrics, model_versions, registered_models, runs,
+    artifacts, downsample, experiments, logged_models, meta, metrics, model_versions,
+    registered_models, runs,
 };
 use crate::{AppState, security, ui};
 
@@ -96,6 +99,10 @@ fn tracking_api() -> Router<AppState> {
         .route(
             "/metrics/get-history-bulk-interval",
             get(metrics::get_history_bulk_interval),
+        )
+        .route(
+            "/ferroflow/metrics/get-history-downsampled",
+            get(downsample::get_history_downsampled),
         )
         .route("/artifacts/list", get(artifacts::list_run_artifacts))
         .route(
@@ -186,5 +193,30 @@ pub fn router(state: AppState) -> Router {
             .fallback(endpoint_not_found)
     };
     let app = app.with_state(state.clone());
-    security::layer(app, &state.config).layer(CatchPanicLayer::custom(meta::panic_response))
+    security::layer(app, &state.config)
+        .layer(gzip())
+        .layer(CatchPanicLayer::custom(meta::panic_response))
+}
+
+/// gzip for API JSON and the UI's text assets, when the client accepts it. Artifact
+/// downloads (they carry `Content-Disposition`) keep their exact bytes and length.
+fn gzip() -> CompressionLayer<impl Predicate> {
+    let text = |_: axum::http::StatusCode,
+                _: axum::http::Version,
+                h: &axum::http::HeaderMap,
+                _: &axum::http::Extensions| {
+        let ct = h
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        !h.contains_key(axum::http::header::CONTENT_DISPOSITION)
+            && ["application/json", "text/", "javascript", "image/svg+xml"]
+                .iter()
+                .any(|t| ct.contains(t))
+    };
+    CompressionLayer::new()
+        .no_br()
+        .no_deflate()
+        .no_zstd()
+        .compress_when(SizeAbove::new(1024).and(text))
 }

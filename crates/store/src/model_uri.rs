@@ -4,7 +4,7 @@
 use ferroflow_core::model_uri::{ModelRef, ModelUri};
 use ferroflow_core::{Error, ErrorCode, Result, uri};
 
-use crate::{RegistryStore, TrackingStore};
+use crate::{LoggedModelSearch, RegistryStore, TrackingStore};
 
 /// What a `models:/` URI names, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +97,23 @@ pub async fn artifact_uri(
             )));
         }
         let run = tracking.get_run(run_id).await?;
+        // In MLflow 3, `log_model(name="model")` makes a logged model of the run rather
+        // than a folder of its artifacts; `runs:/<run>/model` names that model.
+        let (first, rest) = path.split_once('/').unwrap_or((path, ""));
+        if !first.is_empty() && !first.contains('\'') {
+            let found = tracking
+                .search_logged_models(LoggedModelSearch {
+                    experiment_ids: vec![run.info.experiment_id.clone()],
+                    filter: format!("source_run_id = '{run_id}' AND name = '{first}'"),
+                    order_by: vec![("creation_timestamp".into(), false)],
+                    max_results: 1,
+                    page_token: None,
+                })
+                .await?;
+            if let Some(m) = found.items.into_iter().next() {
+                return Ok(uri::join(&m.info.artifact_uri, rest));
+            }
+        }
         return Ok(uri::join(&run.info.artifact_uri, path));
     }
     if any_uri.starts_with("models:") {

@@ -1,19 +1,22 @@
 import { useState } from 'preact/hooks';
 import { get, post, type Experiment, type Run } from '../api';
 import { Artifacts } from '../artifacts';
-import { MetricChart } from '../chart';
+import { ChartControls, DEFAULT_SETTINGS, MetricChart, type ChartSettings } from '../chart';
 import { basename, formatTime, formatValue, runDuration } from '../format';
 import { RegisterDialog, type RegisterSource } from '../register';
 import { formatRoute, href } from '../route';
 import { PARENT_TAG, tag } from '../runs';
-import { EditableText, ErrorBox, Show, TagEditor, useAction, useLoad } from '../ui';
+import { EditableText, ErrorBox, Show, TagEditor, useAction, useLoad, usePoll } from '../ui';
 
 const NOTE_TAG = 'mlflow.note.content';
 /** Charts drawn at once; the rest behind a button, so a run with hundreds of metrics stays quick. */
 const CHARTS_SHOWN = 12;
+/** How often a RUNNING run is read again while its page is visible. */
+export const LIVE_REFRESH_MS = 3_000;
 
 export function RunPage({ experimentId, runId, artifactPath }: { experimentId: string; runId: string; artifactPath: string }) {
   const run = useLoad(() => get<{ run: Run }>('runs/get', { run_id: runId }).then((r) => r.run), [runId]);
+  usePoll(run.data?.info.status === 'RUNNING', LIVE_REFRESH_MS, run.reload);
   return (
     <section>
       <div class="crumbs">
@@ -31,6 +34,7 @@ function RunView({ run, reload, artifactPath }: { run: Run; reload: () => void; 
   const experiment = useLoad(() => get<{ experiment: Experiment }>('experiments/get', { experiment_id: info.experiment_id }).then((r) => r.experiment), [info.experiment_id]);
   const action = useAction();
   const [allCharts, setAllCharts] = useState(false);
+  const [settings, setSettings] = useState<ChartSettings>(DEFAULT_SETTINGS);
   const [registering, setRegistering] = useState<RegisterSource>();
   const tags = run.data.tags ?? [];
   const params = [...(run.data.params ?? [])].sort((a, b) => a.key.localeCompare(b.key));
@@ -46,6 +50,7 @@ function RunView({ run, reload, artifactPath }: { run: Run; reload: () => void; 
       <div class="page-head">
         <h1>{info.run_name || info.run_id}</h1>
         <span class={`status ${info.status}`}>{info.status}</span>
+        {info.status === 'RUNNING' && <span class="muted small" data-testid="live">live · refreshed every {LIVE_REFRESH_MS / 1000} s</span>}
         {deleted ? (
           <button onClick={() => action.run(() => post('runs/restore', { run_id: info.run_id }).then(reload))}>Restore run</button>
         ) : (
@@ -124,9 +129,16 @@ function RunView({ run, reload, artifactPath }: { run: Run; reload: () => void; 
               ))}
             </tbody>
           </table>
+          <ChartControls settings={settings} onChange={setSettings} />
           <div class="charts">
             {(allCharts ? metrics : metrics.slice(0, CHARTS_SHOWN)).map((m) => (
-              <MetricChart key={m.key} runId={info.run_id} metricKey={m.key} />
+              <MetricChart
+                key={m.key}
+                metricKey={m.key}
+                runs={[{ runId: info.run_id, label: info.run_name || info.run_id, startTime: info.start_time }]}
+                settings={settings}
+                stamp={`${m.step}:${m.timestamp}:${m.value}`}
+              />
             ))}
           </div>
           {!allCharts && metrics.length > CHARTS_SHOWN && <button onClick={() => setAllCharts(true)}>Show all {metrics.length} charts</button>}

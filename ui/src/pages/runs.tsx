@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { get, post, type Experiment, type Run } from '../api';
 import { basename, formatTime, formatValue, runDuration } from '../format';
 import { formatRoute, href, type Query } from '../route';
-import { columnsOf, foldRuns, formatSort, mergeRuns, metric, orderBy, param, parseSort, sortKey, tag, toggleSort, type Row, type Sort } from '../runs';
+import { columnShown, columnsOf, foldRuns, formatPrefs, formatSort, mergeRuns, metric, orderBy, param, parsePrefs, parseSort, setColumnShown, sortKey, tag, toggleSort, type ColumnPrefs, type Row, type Sort } from '../runs';
 import { ErrorBox, Loading, message, Show, useAction, useLoad } from '../ui';
 import { nearEnd, scrollToRow, visibleWindow } from '../virtual';
 import { GettingStarted } from './experiments';
@@ -49,6 +49,18 @@ function RunsTable({ experiment, query }: { experiment: Experiment; query: Query
   const [page, setPage] = useState<Page>({ runs: [], loading: true });
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const prefsKey = `ferroflow.runs.columns.${experiment.experiment_id}`;
+  // A link's `cols` wins over what this browser remembers.
+  const [prefs, setPrefsState] = useState<ColumnPrefs>(() => parsePrefs(query.cols ?? localStorage.getItem(prefsKey)));
+  const setPrefs = (p: ColumnPrefs) => {
+    setPrefsState(p);
+    try {
+      localStorage.setItem(prefsKey, JSON.stringify(p));
+    } catch {
+      // storage full or disabled: the choice lasts for this page only
+    }
+    history.replaceState(null, '', formatRoute({ page: 'runs', experimentId: experiment.experiment_id, query: { filter, order: formatSort(sort), cols: formatPrefs(p) } }));
+  };
   const seq = useRef(0);
   /** A page is being fetched (state alone lags behind a burst of scroll events). */
   const busy = useRef(false);
@@ -86,11 +98,19 @@ function RunsTable({ experiment, query }: { experiment: Experiment; query: Query
     (location.hash = formatRoute({
       page: 'runs',
       experimentId: experiment.experiment_id,
-      query: { filter: q.filter ?? filter, order: formatSort(q.sort ?? sort) },
+      query: { filter: q.filter ?? filter, order: formatSort(q.sort ?? sort), cols: formatPrefs(prefs) },
     }));
 
   const rows = useMemo(() => foldRuns(page.runs, expanded), [page.runs, expanded]);
   const columns = useMemo(() => columnsOf(page.runs), [page.runs]);
+  const visible = useMemo(
+    () => ({
+      params: columns.params.filter((k) => columnShown(prefs, 'params.' + k)),
+      metrics: columns.metrics.filter((k) => columnShown(prefs, 'metrics.' + k)),
+      tags: columns.tags.filter((k) => columnShown(prefs, 'tags.' + k)),
+    }),
+    [columns, prefs],
+  );
   const loadMore = () => page.token && !busy.current && fetchPage(page.token, page.runs);
 
   const deleteSelected = () =>
@@ -132,9 +152,18 @@ function RunsTable({ experiment, query }: { experiment: Experiment; query: Query
           {page.runs.length} run{page.runs.length === 1 ? '' : 's'}
           {page.token ? ' loaded, more available' : ''}
         </span>
+        <ColumnChooser columns={columns} prefs={prefs} onChange={setPrefs} />
         {selected.size > 0 && (
           <>
             <span>{selected.size} selected</span>
+            <button
+              class="primary"
+              disabled={selected.size < 2}
+              title={selected.size < 2 ? 'Select two or more runs to compare' : ''}
+              onClick={() => (location.hash = href.compare([...selected], [experiment.experiment_id]))}
+            >
+              Compare
+            </button>
             <button class="danger" disabled={action.busy} onClick={() => confirm(`Delete ${selected.size} run(s)?`) && deleteSelected()}>
               Delete selected
             </button>
@@ -148,8 +177,9 @@ function RunsTable({ experiment, query }: { experiment: Experiment; query: Query
       {page.runs.length > 0 && (
         <VirtualTable
           rows={rows}
-          params={columns.params}
-          metrics={columns.metrics}
+          params={visible.params}
+          metrics={visible.metrics}
+          tags={visible.tags}
           sort={sort}
           onSort={(key) => setQuery({ sort: toggleSort(sort, key) })}
           selected={selected}
@@ -170,6 +200,40 @@ function RunsTable({ experiment, query }: { experiment: Experiment; query: Query
         </div>
       )}
     </>
+  );
+}
+
+/** Which param, metric and tag columns show; the choice is kept per experiment. */
+function ColumnChooser({ columns, prefs, onChange }: { columns: { params: string[]; metrics: string[]; tags: string[] }; prefs: ColumnPrefs; onChange: (p: ColumnPrefs) => void }) {
+  const groups: [string, 'params' | 'metrics' | 'tags'][] = [
+    ['Parameters', 'params'],
+    ['Metrics', 'metrics'],
+    ['Tags', 'tags'],
+  ];
+  return (
+    <details class="columns-menu">
+      <summary>Columns</summary>
+      <div class="menu" role="group" aria-label="Columns">
+        {groups.map(([title, kind]) =>
+          columns[kind].length ? (
+            <>
+              <h4>{title}</h4>
+              {columns[kind].map((k) => {
+                const id = `${kind}.${k}`;
+                const on = columnShown(prefs, id);
+                return (
+                  <label class="check">
+                    <input type="checkbox" aria-label={`Show column ${id}`} checked={on} onChange={() => onChange(setColumnShown(prefs, id, !on))} />
+                    {k}
+                  </label>
+                );
+              })}
+            </>
+          ) : null,
+        )}
+        {!columns.params.length && !columns.metrics.length && !columns.tags.length && <p class="muted">No params, metrics or tags yet.</p>}
+      </div>
+    </details>
   );
 }
 
@@ -224,6 +288,7 @@ function VirtualTable(props: {
   rows: Row[];
   params: string[];
   metrics: string[];
+  tags: string[];
   sort: Sort;
   onSort: (key: string) => void;
   selected: ReadonlySet<string>;
@@ -265,9 +330,10 @@ function VirtualTable(props: {
       ...baseColumns(props.onToggle),
       ...props.params.map((k) => ({ label: k, title: `param ${k}`, width: 100, cls: 'param', sort: sortKey('params', k), cell: ({ run }: Row) => param(run, k) })),
       ...props.metrics.map((k) => ({ label: k, title: `metric ${k}`, width: 110, cls: 'metric num', sort: sortKey('metrics', k), cell: ({ run }: Row) => formatValue(metric(run, k)) })),
+      ...props.tags.map((k) => ({ label: k, title: `tag ${k}`, width: 110, cls: 'tag', sort: sortKey('tags', k), cell: ({ run }: Row) => tag(run, k) })),
     ],
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [props.params, props.metrics],
+    [props.params, props.metrics, props.tags],
   );
   const width = 36 + columns.reduce((w, c) => w + c.width, 0);
   const win = visibleWindow(view.top, view.height, ROW_HEIGHT, rows.length);

@@ -4,6 +4,7 @@ mod artifacts;
 mod db;
 mod experiments;
 mod gc;
+mod models;
 mod project;
 mod runs;
 mod server;
@@ -24,6 +25,7 @@ pub async fn run(command: Command, p: Printer) -> Result<u8> {
         Command::Db(c) => db::run(c, p).await.map(|()| 0),
         Command::Gc(a) => gc::run(a, p).await.map(|()| 0),
         Command::Run(a) => project::run(a, p).await,
+        Command::Models(c) => models::run(c, p).await,
     }
 }
 
@@ -62,6 +64,43 @@ pub fn format_millis(ms: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Listens on `host:port` (IPv6 hosts bracketed), answering the listener and the address.
+pub(crate) async fn listen(host: &str, port: u16) -> Result<(tokio::net::TcpListener, String)> {
+    use anyhow::Context;
+    let addr = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    Ok((listener, addr))
+}
+
+/// Resolves on SIGINT or SIGTERM: servers then finish in-flight requests and stop.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ pub async fn run(a: RunArgs, p: Printer) -> Result<u8> {
         run_name: a.run_name,
         env_manager,
         tracking_uri: tracking::absolute_tracking_uri(&uri, &cwd),
-        cache_dir: cache_dir(),
+        cache_dir: crate::env::cache_dir(),
         cwd,
         user: runner::current_user(),
     };
@@ -94,16 +94,4 @@ impl Fetcher for ArtifactFetcher<'_> {
                 .map_err(|e| e.to_string())
         })
     }
-}
-
-/// `$FERROFLOW_CACHE_DIR`, else `$XDG_CACHE_HOME/ferroflow`, else `~/.cache/ferroflow`.
-fn cache_dir() -> PathBuf {
-    if let Some(d) = crate::env::var(crate::env::FERROFLOW_CACHE_DIR) {
-        return PathBuf::from(d);
-    }
-    let base = crate::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| crate::env::var("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("ferroflow")
 }

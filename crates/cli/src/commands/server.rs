@@ -133,14 +133,7 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
             .collect(),
         static_prefix: prefix.clone(),
     };
-    let addr = if a.host.contains(':') && !a.host.starts_with('[') {
-        format!("[{}]:{}", a.host, a.port)
-    } else {
-        format!("{}:{}", a.host, a.port)
-    };
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let (listener, addr) = super::listen(&a.host, a.port).await?;
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(a.port);
     let _announcement =
         discovery::announce(&backend, &discovery::client_url(&a.host, port, &prefix));
@@ -150,31 +143,9 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         env!("CARGO_PKG_VERSION"),
         destination.as_deref().unwrap_or("not served")
     ));
-    ferroflow_server::serve(state, listener, shutdown_signal())
+    ferroflow_server::serve(state, listener, super::shutdown_signal())
         .await
         .context("the server stopped with an error")?;
     p.note("Ferroflow stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -2,6 +2,7 @@
 //! and encodes; shared JSON helpers live here.
 
 pub mod artifacts;
+pub mod downsample;
 pub mod experiments;
 pub mod logged_models;
 pub mod meta;

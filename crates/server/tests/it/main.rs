@@ -235,3 +235,5 @@ async fn untrusted_hosts_are_refused() {
     let resp = a.router.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+mod downsample;

@@ -1,0 +1,214 @@
+"""`ferroflow models serve | predict` with real models logged by the official client: the
+seeds' requests verbatim, the V2 protocol, batch prediction, and bad input."""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from sklearn.linear_model import ElasticNet
+
+from conftest import BIN, DATA, Server
+
+WINE_COLUMNS = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides",
+                "free sulfur dioxide", "total sulfur dioxide", "density", "pH", "sulphates", "alcohol"]
+SEED_ROW = [6.0, 0.29, 0.41, 10.8, 0.048, 55.0, 149.0, 0.9937, 3.09, 0.59, 10.966667]
+
+
+def env(**extra):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    e["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{e.get('PATH', '')}"
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Scorer:
+    """A `ferroflow models serve` child process."""
+
+    def __init__(self, cwd, *args, environ):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = pathlib.Path(cwd) / f"serve-{self.port}.log"
+        self.proc = subprocess.Popen([BIN, "models", "serve", "--port", str(self.port), *args], cwd=cwd, env=environ,
+                                     stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"models serve exited {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if requests.get(f"{self.url}/ping", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"models serve did not become ready:\n{self.log.read_text()}")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def wine():
+    df = pd.read_csv(DATA / "winequality-red.csv")
+    return df.drop(columns=["quality"]), df["quality"]
+
+
+@pytest.fixture
+def wine_run(workdir):
+    """An ElasticNet logged as seed 002's `main` entry point logs it, straight to ./mlflow.db."""
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
+    X, y = wine()
+    model = ElasticNet(alpha=0.5, l1_ratio=0.1, random_state=42).fit(X, y)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(model, name="model", signature=mlflow.models.infer_signature(X, model.predict(X)),
+                                 registered_model_name="wine_elasticnet")
+    mlflow.set_tracking_uri(None)
+    return run.info.run_id, model
+
+
+def test_seed_002_serve_the_legacy_path_and_predict_a_csv(workdir, wine_run):
+    run_id, model = wine_run
+    expected = float(model.predict(pd.DataFrame([SEED_ROW], columns=WINE_COLUMNS))[0])
+    # The 1.x form: a path in the file store that MLflow 3 no longer writes.
+    s = Scorer(workdir, "-m", f"mlruns/0/{run_id}/artifacts/model/", "--env-manager", "local", environ=env())
+    try:
+        body = json.dumps({"columns": WINE_COLUMNS, "data": [SEED_ROW]})
+        seed = subprocess.run(["curl", "-s", "-X", "POST", "-H", "Content-Type:application/json; format=pandas-split",
+                               "--data", body, f"{s.url}/invocations"], capture_output=True, text=True, timeout=60)
+        got = json.loads(seed.stdout)
+        assert isinstance(got, list) and abs(got[0] - expected) < 1e-6
+        # Today's forms answer {"predictions": ...}.
+        for payload in [{"dataframe_split": {"columns": WINE_COLUMNS, "data": [SEED_ROW]}},
+                        {"dataframe_records": [dict(zip(WINE_COLUMNS, SEED_ROW))]},
+                        {"instances": [dict(zip(WINE_COLUMNS, SEED_ROW))]}]:
+            r = requests.post(f"{s.url}/invocations", json=payload, timeout=30)
+            assert r.status_code == 200 and abs(r.json()["predictions"][0] - expected) < 1e-6, r.text
+        csv_body = ",".join(f'"{c}"' for c in WINE_COLUMNS) + "\n" + ",".join(map(str, SEED_ROW)) + "\n"
+        r = requests.post(f"{s.url}/invocations", data=csv_body, headers={"Content-Type": "text/csv"}, timeout=30)
+        assert abs(r.json()["predictions"][0] - expected) < 1e-6
+        assert requests.get(f"{s.url}/version", timeout=5).text == "3.17.2"
+        assert requests.get(f"{s.url}/health", timeout=5).status_code == 200
+        metrics = requests.get(f"{s.url}/metrics", timeout=5).text
+        assert 'ferroflow_model_requests_total{route="/invocations",status="200"} 5' in metrics
+    finally:
+        s.stop()
+
+    # Seed 002's batch prediction: the CSV of ../shared/data, then a large one in batches.
+    out = workdir / "out.json"
+    subprocess.run([BIN, "models", "predict", "-m", f"mlruns/0/{run_id}/artifacts/model", "-i", str(DATA / "predict.csv"),
+                    "-t", "csv", "-o", str(out), "--env-manager", "local"], cwd=workdir, env=env(), check=True,
+                   capture_output=True, timeout=300)
+    want = model.predict(pd.read_csv(DATA / "predict.csv"))
+    assert np.allclose(json.loads(out.read_text())["predictions"], want, atol=1e-6)
+    X, _ = wine()
+    big = pd.concat([X] * 30, ignore_index=True)  # 48k rows, 5 batches
+    big.to_csv(workdir / "big.csv", index=False)
+    subprocess.run([BIN, "models", "predict", "-m", f"runs:/{run_id}/model", "-i", "big.csv", "-t", "csv", "-o", "big.json",
+                    "--env-manager", "local", "--batch-rows", "10000"], cwd=workdir, env=env(), check=True,
+                   capture_output=True, timeout=300)
+    assert np.allclose(json.loads((workdir / "big.json").read_text())["predictions"], model.predict(big), atol=1e-6)
+
+
+def test_seed_000_registry_uri_and_the_v2_protocol(workdir, wine_run):
+    _, model = wine_run
+    expected = model.predict(pd.DataFrame([SEED_ROW, SEED_ROW], columns=WINE_COLUMNS))
+    s = Scorer(workdir, "-m", "models:/wine_elasticnet/1", "--env-manager=local", "--enable-mlserver",
+               environ=env(MLFLOW_TRACKING_URI="sqlite:///mlflow.db"))
+    try:
+        assert requests.get(f"{s.url}/v2/health/live", timeout=5).json() == {"live": True}
+        assert requests.get(f"{s.url}/v2/health/ready", timeout=5).status_code == 200
+        meta = requests.get(f"{s.url}/v2/models/wine_elasticnet", timeout=5).json()
+        assert meta["platform"] == "mlflow" and [i["name"] for i in meta["inputs"]] == WINE_COLUMNS
+        assert requests.get(f"{s.url}/v2/models/wine_elasticnet/ready", timeout=5).status_code == 200
+        infer = {"id": "r1", "inputs": [{"name": c, "shape": [2], "datatype": "FP64", "data": [SEED_ROW[i]] * 2}
+                                        for i, c in enumerate(WINE_COLUMNS)]}
+        r = requests.post(f"{s.url}/v2/models/wine_elasticnet/infer", json=infer, timeout=30).json()
+        assert r["model_name"] == "wine_elasticnet" and r["id"] == "r1"
+        assert r["outputs"][0]["shape"] == [2] and np.allclose(r["outputs"][0]["data"], expected, atol=1e-6)
+        assert requests.get(f"{s.url}/v2/models/other", timeout=5).status_code == 404
+        bad = requests.post(f"{s.url}/v2/models/wine_elasticnet/infer", json={"inputs": [{"name": "pH", "shape": [3], "datatype": "FP64", "data": [1]}]}, timeout=5)
+        assert bad.status_code == 400 and "holds 3" in bad.json()["error"]
+    finally:
+        s.stop()
+
+
+class Picky(mlflow.pyfunc.PythonModel):
+    """Raises on a negative x, kills its own process on x == 13, else doubles x."""
+
+    def predict(self, context, model_input, params=None):
+        x = model_input["x"]
+        if (x == 13).any():
+            os._exit(3)
+        if (x < 0).any():
+            raise ValueError("x must not be negative")
+        return (x * 2).tolist()
+
+
+def test_bad_input_model_errors_and_worker_crashes(workdir):
+    sig = mlflow.models.ModelSignature(
+        inputs=mlflow.types.Schema([mlflow.types.ColSpec("double", "x")]),
+        outputs=mlflow.types.Schema([mlflow.types.ColSpec("double")]),
+    )
+    import cloudpickle
+
+    # Pickle the class itself: the workers cannot import this test module.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        mlflow.pyfunc.save_model(str(workdir / "picky"), python_model=Picky(), signature=sig)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    s = Scorer(workdir, "-m", "picky", "--env-manager", "local", "--max-request-bytes", "100000", environ=env())
+    try:
+        def post(data, ct="application/json"):
+            return requests.post(f"{s.url}/invocations", data=data, headers={"Content-Type": ct} if ct else {}, timeout=30)
+
+        ok = post(json.dumps({"dataframe_split": {"columns": ["x"], "data": [[1.5], [2]]}}))
+        assert ok.json() == {"predictions": [3.0, 4.0]}
+        cases = [
+            (json.dumps({"dataframe_split": {"columns": ["y"], "data": [[1]]}}), "application/json", 400, "needs the column(s) 'x'"),
+            (json.dumps({"dataframe_split": {"columns": ["x"], "data": [["a"]]}}), "application/json", 400, "column 'x' is double"),
+            (json.dumps({"dataframe_split": {"columns": ["x"], "data": [[1, 2]]}}), "application/json", 400, "has 2 values, but there are 1 columns"),
+            ("", "application/json", 400, "body is empty"),
+            ("{nope", "application/json", 400, "not valid JSON"),
+            ("x\n1\n", "text/plain", 415, "'text/plain' is not supported"),
+            ("x" * 200_000, "application/json", 413, "larger than 100000 bytes"),
+            (json.dumps({"dataframe_split": {"columns": ["x"], "data": [[-1]]}}), "application/json", 500, "ValueError: x must not be negative"),
+        ]
+        for data, ct, status, message in cases:
+            r = post(data, ct)
+            assert r.status_code == status and message in r.json()["message"], (status, r.status_code, r.text)
+            assert r.json()["error_code"] in ("BAD_REQUEST", "INTERNAL_ERROR")
+        crash = post(json.dumps({"dataframe_split": {"columns": ["x"], "data": [[13]]}}))
+        assert crash.status_code == 500 and "died" in crash.json()["message"]
+        # The worker comes back and the server never went down.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            again = post(json.dumps({"dataframe_split": {"columns": ["x"], "data": [[5]]}}))
+            if again.status_code == 200:
+                break
+            time.sleep(0.5)
+        assert again.json() == {"predictions": [10.0]}
+    finally:
+        s.stop()
+
+    (workdir / "empty").mkdir()
+    p = subprocess.run([BIN, "models", "serve", "-m", "empty", "--env-manager", "local"], cwd=workdir, env=env(),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "has no MLmodel file" in p.stderr
