@@ -212,3 +212,30 @@ def test_bad_input_model_errors_and_worker_crashes(workdir):
     p = subprocess.run([BIN, "models", "serve", "-m", "empty", "--env-manager", "local"], cwd=workdir, env=env(),
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "has no MLmodel file" in p.stderr
+
+
+def test_docker_context_for_a_logged_model(workdir, wine_run):
+    run_id, _ = wine_run
+    e = env(MLFLOW_TRACKING_URI="sqlite:///mlflow.db", PATH=f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin")
+    subprocess.run([BIN, "models", "generate-dockerfile", "-m", f"runs:/{run_id}/model", "-d", "ctx"], cwd=workdir, env=e,
+                   check=True, capture_output=True, timeout=120)
+    ctx = workdir / "ctx"
+    dockerfile = (ctx / "Dockerfile").read_text()
+    assert dockerfile.startswith("# Serves an MLflow model") and "FROM python:3.11-slim" in dockerfile
+    assert "pip install --no-cache-dir -r /opt/ml/model/requirements.txt" in dockerfile
+    assert '"--host", "0.0.0.0", "--port", "8080"' in dockerfile and "EXPOSE 8080" in dockerfile
+    assert (ctx / "model" / "MLmodel").is_file() and "mlflow==" in (ctx / "model" / "requirements.txt").read_text()
+    assert (ctx / "ferroflow").read_bytes() == pathlib.Path(BIN).read_bytes()
+    # The copied binary serves the copied model exactly as the image's entry point would.
+    s = Scorer(ctx, "-m", str(ctx / "model"), "--env-manager", "local", environ=env())
+    try:
+        r = requests.post(f"{s.url}/invocations", json={"dataframe_split": {"columns": WINE_COLUMNS, "data": [SEED_ROW]}}, timeout=30)
+        assert r.status_code == 200
+    finally:
+        s.stop()
+    # Without a Docker engine here, build-docker says so and where the context is.
+    p = subprocess.run([BIN, "models", "build-docker", "-m", f"runs:/{run_id}/model", "-n", "wine"], cwd=workdir, env=e,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and "no Docker engine answers here" in p.stderr and "docker build -t wine " in p.stderr
+    where = p.stderr.split("docker build -t wine ")[1].split()[0]
+    assert (pathlib.Path(where) / "Dockerfile").read_text() == dockerfile

@@ -98,6 +98,38 @@ pub enum ModelsCommand {
     ///   ferroflow models predict -m runs:/<run_id>/model -i predict.csv -t csv -o out.json
     #[command(verbatim_doc_comment)]
     Predict(ModelPredictArgs),
+    /// Build a Docker image that serves the model on port 8080.
+    ///
+    /// Writes a build context (Dockerfile, the model, this ferroflow binary; the image
+    /// installs the model's requirements.txt) and runs `docker build` on it. Without a
+    /// Docker engine, it says so and where the context is.
+    ///
+    /// Example:
+    ///   ferroflow models build-docker -m runs:/<run_id>/model -n wine && docker run -p 5001:8080 wine
+    #[command(verbatim_doc_comment)]
+    BuildDocker(BuildDockerArgs),
+    /// Write the Docker build context that build-docker builds, without building it.
+    GenerateDockerfile(GenerateDockerfileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildDockerArgs {
+    /// The model (any form `models serve -m` takes).
+    #[arg(short = 'm', long = "model-uri")]
+    pub model_uri: String,
+    /// The image name (and tag).
+    #[arg(short, long, default_value = "mlflow-pyfunc-servable")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateDockerfileArgs {
+    /// The model (any form `models serve -m` takes).
+    #[arg(short = 'm', long = "model-uri")]
+    pub model_uri: String,
+    /// Where to write the context (a new or empty directory).
+    #[arg(short = 'd', long, default_value = "mlflow-dockerfile")]
+    pub output_directory: PathBuf,
 }
 
 /// Which model, and the Python environment it runs in.

@@ -8,6 +8,7 @@
 //! installed `mlflow`; [`server`] is the scoring server (`/invocations`, `/ping`, the Open
 //! Inference Protocol V2 routes, `/metrics`).
 
+pub mod docker;
 pub mod enforce;
 pub mod input;
 pub mod metrics;

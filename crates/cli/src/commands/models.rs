@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use ferroflow_core::ids::stable_hash;
+use ferroflow_models::docker;
 use ferroflow_models::enforce::enforce;
 use ferroflow_models::input::{self, Frame, Input};
 use ferroflow_models::mlmodel::Model;
@@ -18,7 +19,7 @@ use ferroflow_projects::env::{self as penv, EnvManager};
 use ferroflow_projects::spec::EnvSpec;
 
 use super::artifacts;
-use crate::args::{ModelEnvArgs, ModelPredictArgs, ModelServeArgs, ModelsCommand};
+use crate::args::{BuildDockerArgs, ModelEnvArgs, ModelPredictArgs, ModelServeArgs, ModelsCommand};
 use crate::printer::Printer;
 use crate::tracking;
 
@@ -26,7 +27,74 @@ pub async fn run(cmd: ModelsCommand, p: Printer) -> Result<u8> {
     match cmd {
         ModelsCommand::Serve(a) => serve(a, p).await.map(|()| 0),
         ModelsCommand::Predict(a) => predict(a, p).await.map(|()| 0),
+        ModelsCommand::GenerateDockerfile(a) => {
+            let dir = context(&a.model_uri, &a.output_directory, &p).await?;
+            p.note(format!(
+                "Wrote the build context to {}: docker build -t <image> {0}",
+                dir.display()
+            ));
+            Ok(0)
+        }
+        ModelsCommand::BuildDocker(a) => build_docker(a, p).await.map(|()| 0),
     }
+}
+
+/// Writes the Docker build context of the model at `uri` into `dir`.
+async fn context(uri: &str, dir: &Path, p: &Printer) -> Result<PathBuf> {
+    let model = Model::load(&local_model(uri, p).await?)?;
+    let binary = std::env::current_exe()
+        .context("cannot find the ferroflow binary to copy into the image")?;
+    docker::write_context(&model, &binary, dir)?;
+    Ok(dir.to_path_buf())
+}
+
+async fn build_docker(a: BuildDockerArgs, p: Printer) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("ferroflow-docker-")
+        .tempdir()?
+        .keep();
+    context(&a.model_uri, &dir, &p).await?;
+    let engine = std::process::Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let why = match engine {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("docker info failed")
+                .to_string(),
+        ),
+        Err(e) => Some(format!("the docker command is not available ({e})")),
+    };
+    if let Some(why) = why {
+        bail!(
+            "no Docker engine answers here: {why}\nThe build context is ready in {0}; build it where Docker runs:\n  docker build -t {1} {0}",
+            dir.display(),
+            a.name
+        );
+    }
+    p.note(format!(
+        "Building the image {} from {}",
+        a.name,
+        dir.display()
+    ));
+    let status = std::process::Command::new("docker")
+        .arg("build")
+        .arg("-t")
+        .arg(&a.name)
+        .arg(&dir)
+        .status()?;
+    if !status.success() {
+        bail!(
+            "docker build failed ({status}); the context is in {}",
+            dir.display()
+        );
+    }
+    p.note(format!("Built {0}: docker run -p 5001:8080 {0}", a.name));
+    Ok(())
 }
 
 /// MLflow 1.x's path of a run's artifact in its file store, `mlruns/<exp>/<run>/artifacts/<path>`,

@@ -1,0 +1,144 @@
+//! A Docker build context that serves a model on port 8080: the model, this ferroflow
+//! binary, and for `python_function` models the model's Python environment.
+
+use std::path::Path;
+
+use crate::mlmodel::Model;
+
+/// Where the model and the binary go inside the image.
+pub const MODEL_DIR: &str = "/opt/ml/model";
+pub const BINARY: &str = "/usr/local/bin/ferroflow";
+
+/// Why a context could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DockerError(pub String);
+
+/// The Python version of the image: the model's python_env.yaml's `python` (major.minor),
+/// else 3.11.
+fn python_version(model: &Model) -> String {
+    let from_env = model
+        .env_file("virtualenv")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("python:"))
+                .map(|v| v.trim().trim_matches(['"', '\'']).to_string())
+        });
+    let v = from_env.unwrap_or_else(|| "3.11".into());
+    let parts: Vec<&str> = v.split('.').take(2).collect();
+    if parts.len() == 2
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty())
+    {
+        parts.join(".")
+    } else {
+        "3.11".into()
+    }
+}
+
+/// The Dockerfile for `model`, whose directory is copied to `model/` in the context.
+pub fn dockerfile(model: &Model) -> String {
+    let python = python_version(model);
+    let has_requirements = model.dir.join("requirements.txt").is_file();
+    let install = if has_requirements {
+        "RUN pip install --no-cache-dir -r /opt/ml/model/requirements.txt\n".to_string()
+    } else {
+        "RUN pip install --no-cache-dir mlflow\n".to_string()
+    };
+    format!(
+        "# Serves an MLflow model with ferroflow on port 8080: docker run -p 5001:8080 <image>\n\
+         # A Debian 12 (bookworm) base: the ferroflow binary copied in needs its glibc (2.36).\n\
+         FROM python:{python}-slim-bookworm\n\
+         ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1\n\
+         COPY model {MODEL_DIR}\n\
+         {install}\
+         COPY ferroflow {BINARY}\n\
+         RUN chmod 0755 {BINARY}\n\
+         EXPOSE 8080\n\
+         ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\", \"--env-manager\", \"local\"]\n"
+    )
+}
+
+/// Writes the build context for `model` into `dir` (which must be empty or absent):
+/// `Dockerfile`, `model/`, and `ferroflow` (a copy of `binary`).
+pub fn write_context(model: &Model, binary: &Path, dir: &Path) -> Result<(), DockerError> {
+    if model.flavor("python_function").is_none() {
+        return Err(DockerError(format!(
+            "the model's flavors ({}) have no python_function flavor, which the image serves",
+            model.flavors().join(", ")
+        )));
+    }
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(DockerError(format!(
+            "{} exists and is not empty; choose a new directory",
+            dir.display()
+        )));
+    }
+    let io = |what: &str, e: std::io::Error| DockerError(format!("cannot {what}: {e}"));
+    std::fs::create_dir_all(dir).map_err(|e| io(&format!("create {}", dir.display()), e))?;
+    copy_dir(&model.dir, &dir.join("model")).map_err(|e| io("copy the model", e))?;
+    std::fs::copy(binary, dir.join("ferroflow"))
+        .map_err(|e| io(&format!("copy {}", binary.display()), e))?;
+    std::fs::write(dir.join("Dockerfile"), dockerfile(model))
+        .map_err(|e| io("write the Dockerfile", e))?;
+    std::fs::write(
+        dir.join(".dockerignore"),
+        "*\n!Dockerfile\n!model\n!ferroflow\n",
+    )
+    .map_err(|e| io("write .dockerignore", e))?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_a_context_that_serves_on_8080() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(
+            src.path().join("MLmodel"),
+            "flavors:\n  python_function:\n    env:\n      virtualenv: python_env.yaml\n",
+        )
+        .unwrap();
+        std::fs::write(src.path().join("python_env.yaml"), "python: 3.10.4\n").unwrap();
+        std::fs::write(src.path().join("requirements.txt"), "mlflow==3.17.2\n").unwrap();
+        let model = Model::load(src.path()).unwrap();
+        let bin = src.path().join("fake-binary");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let ctx = out.path().join("ctx");
+        write_context(&model, &bin, &ctx).unwrap();
+        let df = std::fs::read_to_string(ctx.join("Dockerfile")).unwrap();
+        assert!(df.contains("FROM python:3.10-slim"));
+        assert!(df.contains("pip install --no-cache-dir -r /opt/ml/model/requirements.txt"));
+        assert!(df.contains("\"--port\", \"8080\"") && df.contains("EXPOSE 8080"));
+        assert!(ctx.join("model/MLmodel").is_file() && ctx.join("ferroflow").is_file());
+        assert!(
+            write_context(&model, &bin, &ctx)
+                .unwrap_err()
+                .0
+                .contains("is not empty")
+        );
+    }
+}
