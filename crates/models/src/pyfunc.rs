@@ -220,7 +220,7 @@ async fn serve(
             },
         };
         loop {
-            let batch = {
+            let mut batch = {
                 let mut q = queue.lock().await;
                 let Some(first) = q.recv().await else {
                     return;
@@ -234,7 +234,8 @@ async fn serve(
                 }
                 batch
             };
-            let items: Vec<Value> = batch.iter().map(|j| j.item.clone()).collect();
+            // The payloads move into the message; each job keeps only its reply.
+            let items: Vec<Value> = batch.iter_mut().map(|j| j.item.take()).collect();
             let outcome = tokio::time::timeout(opts.timeout, async {
                 w.send(&json!({"items": items})).await?;
                 w.receive().await
