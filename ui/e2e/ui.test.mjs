@@ -303,6 +303,8 @@ test('Register model on the model folder creates version 1, shown on the Models 
   await open(`#/experiments/${data.experiment_id}/runs/${data.parent}/artifacts/model`);
   await page.getByTestId('preview').getByRole('button', { name: 'Register model' }).click();
   const dialog = page.getByRole('dialog', { name: 'Register model' });
+  // The list of existing models loads first; the name is typed into the settled form.
+  await dialog.getByLabel('Registered model').waitFor();
   await dialog.getByLabel('New model name').fill('ui-e2e-model');
   await shot('register-dialog');
   await dialog.getByRole('button', { name: 'Register' }).click();

@@ -69,7 +69,7 @@ export function RegisterDialog({ what, onClose }: { what: RegisterSource; onClos
           {models.data === undefined && !models.error ? (
             <Loading what="registered models" />
           ) : (
-            <label class="field">
+            <label class="field" key="model">
               Model
               <select aria-label="Registered model" value={choice} onChange={(e) => setChoice(e.currentTarget.value)}>
                 <option value={NEW}>+ Create new model</option>
@@ -80,7 +80,7 @@ export function RegisterDialog({ what, onClose }: { what: RegisterSource; onClos
             </label>
           )}
           {isNew && (
-            <label class="field">
+            <label class="field" key="new-name">
               New model name
               <input aria-label="New model name" value={name} autoFocus onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. wine_quality" />
             </label>
