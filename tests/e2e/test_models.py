@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from sklearn.linear_model import ElasticNet
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import ElasticNet, HuberRegressor
 
 from conftest import BIN, DATA, Server
 
@@ -147,6 +148,31 @@ def test_seed_000_registry_uri_and_the_v2_protocol(workdir, wine_run):
         assert bad.status_code == 400 and "holds 3" in bad.json()["error"]
     finally:
         s.stop()
+
+
+def test_huber_and_forest_on_the_pyfunc_path_answer_as_sklearn(workdir):
+    """The other two wine models (the ElasticNet is above), through Python workers."""
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
+    X, y = wine()
+    models = {"huber": HuberRegressor(max_iter=1000).fit(X, y),
+              "forest": RandomForestClassifier(n_estimators=20, max_depth=8, random_state=0).fit(X, y)}
+    runs = {}
+    for name, m in models.items():
+        with mlflow.start_run(run_name=name) as run:
+            mlflow.sklearn.log_model(m, name="model", signature=mlflow.models.infer_signature(X, m.predict(X)),
+                                     skops_trusted_types=["sklearn.tree._tree.Tree"])
+        runs[name] = run.info.run_id
+    mlflow.set_tracking_uri(None)
+    for name, m in models.items():
+        s = Scorer(workdir, "-m", f"runs:/{runs[name]}/model", "--env-manager", "local",
+                   environ=env(MLFLOW_TRACKING_URI="sqlite:///mlflow.db"))
+        try:
+            r = requests.post(f"{s.url}/invocations", json={"dataframe_split": {"columns": WINE_COLUMNS, "data": X.values.tolist()}},
+                              timeout=120)
+            assert r.status_code == 200, r.text
+            np.testing.assert_allclose(r.json()["predictions"], m.predict(X), rtol=1e-6, atol=1e-6)
+        finally:
+            s.stop()
 
 
 class Picky(mlflow.pyfunc.PythonModel):

@@ -150,6 +150,13 @@ pub struct ModelEnvArgs {
     /// The same as --env-manager local (MLflow 1.x).
     #[arg(long)]
     pub no_conda: bool,
+
+    /// Run an ONNX model through its python_function flavor (onnxruntime in Python
+    /// workers) instead of natively in this process. ONNX models (the onnx flavor, or a
+    /// model.onnx with no other Python loader) run natively by default; the environment
+    /// options above apply to Python only.
+    #[arg(long)]
+    pub no_native: bool,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,19 @@ fn python_version(model: &Model) -> String {
 
 /// The Dockerfile for `model`, whose directory is copied to `model/` in the context.
 pub fn dockerfile(model: &Model) -> String {
+    if model.onnx_file().is_some() {
+        // Served natively: no Python in the image.
+        return format!(
+            "# Serves an ONNX model natively with ferroflow on port 8080: docker run -p 5001:8080 <image>\n\
+             # A Debian 12 (bookworm) base: the ferroflow binary copied in needs its glibc (2.36).\n\
+             FROM debian:bookworm-slim\n\
+             COPY model {MODEL_DIR}\n\
+             COPY ferroflow {BINARY}\n\
+             RUN chmod 0755 {BINARY}\n\
+             EXPOSE 8080\n\
+             ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\"]\n"
+        );
+    }
     let python = python_version(model);
     let has_requirements = model.dir.join("requirements.txt").is_file();
     let install = if has_requirements {
@@ -64,9 +77,9 @@ pub fn dockerfile(model: &Model) -> String {
 /// Writes the build context for `model` into `dir` (which must be empty or absent):
 /// `Dockerfile`, `model/`, and `ferroflow` (a copy of `binary`).
 pub fn write_context(model: &Model, binary: &Path, dir: &Path) -> Result<(), DockerError> {
-    if model.flavor("python_function").is_none() {
+    if model.flavor("python_function").is_none() && model.onnx_file().is_none() {
         return Err(DockerError(format!(
-            "the model's flavors ({}) have no python_function flavor, which the image serves",
+            "the model's flavors ({}) have neither a python_function flavor nor an ONNX file, which the image serves",
             model.flavors().join(", ")
         )));
     }

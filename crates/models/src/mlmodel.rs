@@ -87,8 +87,16 @@ impl Model {
         self.mlmodel["mlflow_version"].as_str()
     }
 
-    /// The ONNX file of an `onnx` flavor model, or a `model.onnx` in the directory.
+    /// The ONNX file to run natively: an `onnx` flavor's file, or a `model.onnx` in the
+    /// directory — unless a `python_function` flavor loads the model with something other
+    /// than `mlflow.onnx` (a custom model that merely holds an ONNX file).
     pub fn onnx_file(&self) -> Option<PathBuf> {
+        let loader = self
+            .flavor("python_function")
+            .and_then(|f| f["loader_module"].as_str());
+        if loader.is_some_and(|l| l != "mlflow.onnx") {
+            return None;
+        }
         if let Some(f) = self.flavor("onnx") {
             let name = f["data"].as_str().unwrap_or("model.onnx");
             return Some(self.dir.join(name)).filter(|p| p.is_file());

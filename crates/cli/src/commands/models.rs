@@ -12,6 +12,7 @@ use ferroflow_models::docker;
 use ferroflow_models::enforce::enforce;
 use ferroflow_models::input::{self, Frame, Input};
 use ferroflow_models::mlmodel::Model;
+use ferroflow_models::onnx::OnnxPredictor;
 use ferroflow_models::pyfunc::{PyfuncOptions, PyfuncPool};
 use ferroflow_models::server::{ServeOptions, router};
 use ferroflow_models::{PredictError, Predictor};
@@ -231,6 +232,23 @@ async fn start(
 ) -> Result<(Model, Arc<dyn Predictor>)> {
     let dir = local_model(&a.model_uri, p).await?;
     let model = Model::load(&dir)?;
+    if let Some(file) = model.onnx_file().filter(|_| !a.no_native) {
+        let started = std::time::Instant::now();
+        let onnx = OnnxPredictor::load(&file).map_err(|e| {
+            let hint = if model.flavor("python_function").is_some() {
+                "; --no-native serves it with onnxruntime in Python instead"
+            } else {
+                ""
+            };
+            anyhow!("{e}{hint}")
+        })?;
+        p.note(format!(
+            "Loaded the ONNX model natively in {} ms (inputs: {})",
+            started.elapsed().as_millis(),
+            onnx.inputs_text()
+        ));
+        return Ok((model, Arc::new(onnx)));
+    }
     if model.flavor("python_function").is_none() {
         bail!(
             "the model's flavors ({}) have no python_function flavor, which serving needs",
