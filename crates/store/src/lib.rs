@@ -145,6 +145,18 @@ pub trait TrackingStore: Send + Sync + 'static {
         max_results: Option<i64>,
         page_token: Option<String>,
     ) -> Result<MetricHistory>;
+    /// The whole history of `key` with `step >= start_step`, in step order: what a zoomed
+    /// chart reads. The default reads from the first step and leaves the skipping to the
+    /// caller; stores that can seek to the step override it.
+    async fn metric_history_from(
+        &self,
+        run_id: &str,
+        key: &str,
+        start_step: i64,
+    ) -> Result<MetricHistory> {
+        let _ = start_step;
+        self.metric_history(run_id, key, None, None).await
+    }
     /// Points of `key` for several runs with `start_step <= step <= end_step`, at most
     /// `max_results` per run, evenly sampled over the steps when there are more.
     async fn metric_history_bulk_interval(

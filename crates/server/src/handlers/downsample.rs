@@ -69,10 +69,11 @@ pub async fn get_history_downsampled(State(s): State<AppState>, f: Fields) -> Ap
     }
     // An unknown run is a 404, not an empty series.
     s.store.get_run(&run_id).await?;
-    let mut history = s.store.metric_history(&run_id, &key, None, None).await?;
+    let mut history = s.store.metric_history_from(&run_id, &key, start).await?;
     let mut sampler = Downsampler::new(max_points);
-    // Points come in step order: skip those before the range, stop after it (dropping
-    // the stream tells the reader to stop).
+    // Points come in step order from `start` on (a store that cannot seek sends earlier
+    // ones too: skip them); stop after the range (dropping the stream tells the reader
+    // to stop).
     'read: while let Some(batch) = history.points.next().await {
         for p in batch? {
             if p.step > end {

@@ -23,6 +23,7 @@ pub async fn history(
     key: &str,
     max_results: Option<i64>,
     token: Option<String>,
+    from_step: Option<i64>,
 ) -> Result<MetricHistory> {
     if let Some(m) = max_results
         && m <= 0
@@ -32,11 +33,16 @@ pub async fn history(
         )));
     }
     let offset = page_token::decode_offset(token.as_deref())?;
-    // Served in order by the `ferroflow_metrics_history` index, without a sort.
+    // Served in order by the `ferroflow_metrics_history` index, without a sort; a
+    // `from_step` seeks into it.
     let mut sql = Sql::new(
-        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan",
+        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ?",
     );
     sql.arg(run_id).arg(key);
+    if let Some(from) = from_step {
+        sql.push(" AND step >= ?").arg(from);
+    }
+    sql.push(" ORDER BY step, timestamp, value, is_nan");
     match max_results {
         Some(m) => {
             sql.push(" LIMIT ? OFFSET ?").arg(m + 1).arg(offset);

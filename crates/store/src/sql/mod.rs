@@ -266,7 +266,15 @@ impl TrackingStore for SqlStore {
         max_results: Option<i64>,
         page_token: Option<String>,
     ) -> Result<MetricHistory> {
-        metrics::history(self, run_id, key, max_results, page_token).await
+        metrics::history(self, run_id, key, max_results, page_token, None).await
+    }
+    async fn metric_history_from(
+        &self,
+        run_id: &str,
+        key: &str,
+        start_step: i64,
+    ) -> Result<MetricHistory> {
+        metrics::history(self, run_id, key, None, None, Some(start_step)).await
     }
     async fn metric_history_bulk_interval(
         &self,

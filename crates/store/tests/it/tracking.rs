@@ -232,6 +232,10 @@ async fn history_paginates() {
         .unwrap();
     let second: Vec<_> = points(h).await.into_iter().map(|p| p.step).collect();
     assert_eq!(second, (10..20).collect::<Vec<_>>());
+    // A zoomed chart seeks to its first step.
+    let h = s.metric_history_from(&id, "m", 20).await.unwrap();
+    let from: Vec<_> = points(h).await.into_iter().map(|p| p.step).collect();
+    assert_eq!(from, (20..25).collect::<Vec<_>>());
     let bulk = s
         .metric_history_bulk_interval(std::slice::from_ref(&id), "m", Some(0), Some(24), 5)
         .await
