@@ -58,6 +58,29 @@ const KEYS: [&str; 4] = [
     "inputs",
 ];
 
+/// The shape of nested JSON arrays, read along their first elements (a scalar has shape
+/// `[]`). Whether the siblings agree is for the caller to check.
+pub(crate) fn json_shape(v: &Value) -> Vec<usize> {
+    let mut shape = Vec::new();
+    let mut at = v;
+    while let Value::Array(a) = at {
+        shape.push(a.len());
+        match a.first() {
+            Some(x) => at = x,
+            None => break,
+        }
+    }
+    shape
+}
+
+/// Row-major values nested into arrays of `shape` (missing values are null).
+pub(crate) fn nest(flat: &mut impl Iterator<Item = Value>, shape: &[usize]) -> Value {
+    match shape.split_first() {
+        None => flat.next().unwrap_or(Value::Null),
+        Some((&n, rest)) => Value::Array((0..n).map(|_| nest(flat, rest)).collect()),
+    }
+}
+
 /// Decodes a request body sent with `content_type`.
 pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<Request, DecodeError> {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();

@@ -386,13 +386,7 @@ impl V2Tensor {
 
     /// The data nested as the shape says (row-major).
     fn nested(self) -> Value {
-        fn build(shape: &[usize], flat: &mut std::vec::IntoIter<Value>) -> Value {
-            match shape {
-                [] => flat.next().unwrap_or(Value::Null),
-                [n, rest @ ..] => Value::Array((0..*n).map(|_| build(rest, flat)).collect()),
-            }
-        }
-        build(&self.shape, &mut self.flat.into_iter())
+        input::nest(&mut self.flat.into_iter(), &self.shape)
     }
 }
 
@@ -404,15 +398,7 @@ fn flatten(v: &Value, out: &mut Vec<Value>) {
 }
 
 fn shape_and_flat(v: &Value) -> (Vec<usize>, Vec<Value>) {
-    let mut shape = Vec::new();
-    let mut cur = v;
-    while let Value::Array(a) = cur {
-        shape.push(a.len());
-        match a.first() {
-            Some(x) => cur = x,
-            None => break,
-        }
-    }
+    let shape = input::json_shape(v);
     let mut flat = Vec::new();
     flatten(v, &mut flat);
     (shape, flat)

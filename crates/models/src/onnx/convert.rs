@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use tract_onnx::prelude::*;
 
 use super::{Labels, Output, Port};
-use crate::input::{Frame, Input};
+use crate::input::{Frame, Input, json_shape, nest};
 use crate::predictor::PredictError;
 
 fn bad(message: impl Into<String>) -> PredictError {
@@ -179,15 +179,7 @@ fn tensor_feeds(ports: &[Port], v: Value) -> Result<Vec<Tensor>, PredictError> {
 
 /// One nested JSON array as the input `port`.
 fn tensor(port: &Port, v: &Value) -> Result<Tensor, PredictError> {
-    let mut shape = vec![];
-    let mut at = v;
-    while let Value::Array(a) = at {
-        shape.push(a.len());
-        match a.first() {
-            Some(x) => at = x,
-            None => break,
-        }
-    }
+    let shape = json_shape(v);
     let fits = shape.len() == port.dims.len()
         && shape
             .iter()
@@ -373,13 +365,6 @@ fn per_row(o: &Output, t: &Tensor) -> Result<Vec<Value>, PredictError> {
         rows.push(nest(&mut it, rest));
     }
     Ok(rows)
-}
-
-fn nest(it: &mut impl Iterator<Item = Value>, shape: &[usize]) -> Value {
-    match shape.split_first() {
-        None => it.next().unwrap_or(Value::Null),
-        Some((&n, rest)) => Value::Array((0..n).map(|_| nest(it, rest)).collect()),
-    }
 }
 
 impl Labels {
