@@ -40,7 +40,7 @@ fn python_version(model: &Model) -> String {
 
 /// The Dockerfile for `model`, whose directory is copied to `model/` in the context.
 pub fn dockerfile(model: &Model) -> String {
-    if model.onnx_file().is_some() {
+    if serves_natively(model) {
         // Served natively: no Python in the image.
         return format!(
             "# Serves an ONNX model natively with ferroflow on port 8080: docker run -p 5001:8080 <image>\n\
@@ -54,6 +54,12 @@ pub fn dockerfile(model: &Model) -> String {
         );
     }
     let python = python_version(model);
+    // An ONNX model tract cannot run goes through Python in the image too.
+    let no_native = if model.onnx_file().is_some() {
+        ", \"--no-native\""
+    } else {
+        ""
+    };
     let has_requirements = model.dir.join("requirements.txt").is_file();
     let install = if has_requirements {
         "RUN pip install --no-cache-dir -r /opt/ml/model/requirements.txt\n".to_string()
@@ -70,16 +76,24 @@ pub fn dockerfile(model: &Model) -> String {
          COPY ferroflow {BINARY}\n\
          RUN chmod 0755 {BINARY}\n\
          EXPOSE 8080\n\
-         ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\", \"--env-manager\", \"local\"]\n"
+         ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\", \"--env-manager\", \"local\"{no_native}]\n"
     )
+}
+
+/// Whether the image can run the model without Python: an ONNX model that loads natively
+/// here (one that does not gets the Python image, where its python_function flavor runs).
+fn serves_natively(model: &Model) -> bool {
+    model
+        .onnx_file()
+        .is_some_and(|f| crate::onnx::OnnxPredictor::load(&f).is_ok())
 }
 
 /// Writes the build context for `model` into `dir` (which must be empty or absent):
 /// `Dockerfile`, `model/`, and `ferroflow` (a copy of `binary`).
 pub fn write_context(model: &Model, binary: &Path, dir: &Path) -> Result<(), DockerError> {
-    if model.flavor("python_function").is_none() && model.onnx_file().is_none() {
+    if model.flavor("python_function").is_none() && !serves_natively(model) {
         return Err(DockerError(format!(
-            "the model's flavors ({}) have neither a python_function flavor nor an ONNX file, which the image serves",
+            "the model's flavors ({}) have neither a python_function flavor nor an ONNX file ferroflow can run, which the image serves",
             model.flavors().join(", ")
         )));
     }
@@ -153,5 +167,20 @@ mod tests {
                 .0
                 .contains("is not empty")
         );
+    }
+
+    #[test]
+    fn an_onnx_file_tract_cannot_run_gets_the_python_image() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(
+            src.path().join("MLmodel"),
+            "flavors:\n  onnx:\n    data: model.onnx\n  python_function:\n    loader_module: mlflow.onnx\n",
+        )
+        .unwrap();
+        std::fs::write(src.path().join("model.onnx"), b"\x08\x07not onnx").unwrap();
+        let model = Model::load(src.path()).unwrap();
+        let df = dockerfile(&model);
+        assert!(df.contains("FROM python:3.11-slim"), "{df}");
+        assert!(df.contains("\"local\", \"--no-native\"]"), "{df}");
     }
 }
