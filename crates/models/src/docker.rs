@@ -38,9 +38,10 @@ fn python_version(model: &Model) -> String {
     }
 }
 
-/// The Dockerfile for `model`, whose directory is copied to `model/` in the context.
-pub fn dockerfile(model: &Model) -> String {
-    if serves_natively(model) {
+/// The Dockerfile for `model`, whose directory is copied to `model/` in the context;
+/// `native`: it is an ONNX model ferroflow runs without Python ([`serves_natively`]).
+pub fn dockerfile(model: &Model, native: bool) -> String {
+    if native {
         // Served natively: no Python in the image.
         return format!(
             "# Serves an ONNX model natively with ferroflow on port 8080: docker run -p 5001:8080 <image>\n\
@@ -91,7 +92,8 @@ fn serves_natively(model: &Model) -> bool {
 /// Writes the build context for `model` into `dir` (which must be empty or absent):
 /// `Dockerfile`, `model/`, and `ferroflow` (a copy of `binary`).
 pub fn write_context(model: &Model, binary: &Path, dir: &Path) -> Result<(), DockerError> {
-    if model.flavor("python_function").is_none() && !serves_natively(model) {
+    let native = serves_natively(model);
+    if model.flavor("python_function").is_none() && !native {
         return Err(DockerError(format!(
             "the model's flavors ({}) have neither a python_function flavor nor an ONNX file ferroflow can run, which the image serves",
             model.flavors().join(", ")
@@ -112,7 +114,7 @@ pub fn write_context(model: &Model, binary: &Path, dir: &Path) -> Result<(), Doc
     copy_dir(&model.dir, &dir.join("model")).map_err(|e| io("copy the model", e))?;
     std::fs::copy(binary, dir.join("ferroflow"))
         .map_err(|e| io(&format!("copy {}", binary.display()), e))?;
-    std::fs::write(dir.join("Dockerfile"), dockerfile(model))
+    std::fs::write(dir.join("Dockerfile"), dockerfile(model, native))
         .map_err(|e| io("write the Dockerfile", e))?;
     std::fs::write(
         dir.join(".dockerignore"),
@@ -179,7 +181,7 @@ mod tests {
         .unwrap();
         std::fs::write(src.path().join("model.onnx"), b"\x08\x07not onnx").unwrap();
         let model = Model::load(src.path()).unwrap();
-        let df = dockerfile(&model);
+        let df = dockerfile(&model, serves_natively(&model));
         assert!(df.contains("FROM python:3.11-slim"), "{df}");
         assert!(df.contains("\"local\", \"--no-native\"]"), "{df}");
     }

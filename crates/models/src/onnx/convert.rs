@@ -11,22 +11,6 @@ fn bad(message: impl Into<String>) -> PredictError {
     PredictError::bad_input(message)
 }
 
-/// About how many values `input` holds.
-pub(super) fn size(input: &Input) -> usize {
-    match input {
-        Input::Frame(f) => f.rows.len() * f.columns.len(),
-        Input::Tensor(v) => count(v),
-    }
-}
-
-fn count(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => a.iter().map(count).sum(),
-        Value::Object(o) => o.values().map(count).sum(),
-        _ => 1,
-    }
-}
-
 /// The tensors to feed, in the model's input order, and the number of rows when the input
 /// was a frame (its answer is then a record per row).
 pub(super) fn feeds(

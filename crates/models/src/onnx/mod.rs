@@ -25,7 +25,7 @@ use tract_onnx::tract_hir::internal::{bail, format_err};
 use crate::input::Input;
 use crate::predictor::{PredictError, PredictFuture, Predictor};
 
-/// Above this many input values a prediction runs on a blocking thread, so a big batch does
+/// Above this many input values a model runs on a blocking thread, so a big batch does
 /// not hold up the server's other requests.
 const INLINE_VALUES: usize = 65_536;
 
@@ -258,8 +258,7 @@ fn port(info: &pb::ValueInfoProto) -> TractResult<Port> {
 }
 
 impl Inner {
-    fn predict(&self, input: Input) -> Result<Value, PredictError> {
-        let (feeds, rows) = convert::feeds(&self.inputs, input)?;
+    fn run(&self, feeds: Vec<Tensor>, rows: Option<usize>) -> Result<Value, PredictError> {
         let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.plan
                 .run(feeds.into_iter().map(|t| t.into_tvalue()).collect())
@@ -276,10 +275,11 @@ impl Predictor for OnnxPredictor {
     fn predict(&self, input: Input, _params: Option<Value>) -> PredictFuture<'_> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            if convert::size(&input) <= INLINE_VALUES {
-                return inner.predict(input);
+            let (feeds, rows) = convert::feeds(&inner.inputs, input)?;
+            if feeds.iter().map(Tensor::len).sum::<usize>() <= INLINE_VALUES {
+                return inner.run(feeds, rows);
             }
-            tokio::task::spawn_blocking(move || inner.predict(input))
+            tokio::task::spawn_blocking(move || inner.run(feeds, rows))
                 .await
                 .map_err(|e| PredictError::model(format!("the prediction task failed: {e}")))?
         })

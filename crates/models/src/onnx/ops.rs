@@ -171,26 +171,21 @@ impl Eq for Forest {}
 impl Forest {
     fn leaf(&self, root: usize, x: &[f32]) -> &Node {
         let mut n = &self.nodes[root];
-        loop {
+        while n.mode != Mode::Leaf {
             let v = x[n.feature];
-            let yes = if v.is_nan() {
-                n.nan_goes_yes
-            } else {
-                match n.mode {
-                    Mode::Leaf => return n,
-                    Mode::Leq => v <= n.value,
-                    Mode::Lt => v < n.value,
-                    Mode::Gte => v >= n.value,
-                    Mode::Gt => v > n.value,
-                    Mode::Eq => v == n.value,
-                    Mode::Neq => v != n.value,
-                }
+            let yes = match n.mode {
+                _ if v.is_nan() => n.nan_goes_yes,
+                Mode::Leq => v <= n.value,
+                Mode::Lt => v < n.value,
+                Mode::Gte => v >= n.value,
+                Mode::Gt => v > n.value,
+                Mode::Eq => v == n.value,
+                Mode::Neq => v != n.value,
+                Mode::Leaf => false, // not reached: the loop stops at leaves
             };
-            if n.mode == Mode::Leaf {
-                return n;
-            }
             n = &self.nodes[if yes { n.yes } else { n.no }];
         }
+        n
     }
 
     /// Scores one row into `out` (`targets` values), summing in f64: onnxruntime sums in

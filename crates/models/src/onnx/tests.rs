@@ -8,6 +8,14 @@ use tract_onnx::pb::{self, tensor_proto::DataType};
 use super::*;
 use crate::input::Frame;
 
+impl Inner {
+    /// What `OnnxPredictor::predict` does, without the runtime.
+    fn predict(&self, input: Input) -> Result<Value, PredictError> {
+        let (feeds, rows) = convert::feeds(&self.inputs, input)?;
+        self.run(feeds, rows)
+    }
+}
+
 fn attr_floats(name: &str, v: &[f32]) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
