@@ -83,7 +83,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ferroflow", required=True)
     ap.add_argument("--mlflow", required=True)
-    ap.add_argument("--data", default=str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "winequality-red.csv"))
+    ap.add_argument("--data", default=str(pathlib.Path(__file__).resolve().parents[1] / "examples" / "wine-quality" / "data" / "winequality-red.csv"))
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="worker processes for both servers")

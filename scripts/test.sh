@@ -32,7 +32,7 @@ venv2=$(scripts/venv.sh tests/e2e/requirements-mlflow2.txt)
 export FERROFLOW_BIN="$CARGO_TARGET_DIR/debug/ferroflow"
 export MLFLOW2_PYTHON="$venv2/bin/python"
 export FERROFLOW_TEST_UV="$(scripts/venv.sh tests/e2e/requirements-uv.txt)/bin/uv"
-export FERROFLOW_DATA="$root/../shared/data"
+export FERROFLOW_DATA="${FERROFLOW_DATA:-$root/examples/wine-quality/data}"
 "$venv/bin/python" -m pytest tests/e2e "$@"
 
 echo "== web UI tests"

@@ -24,7 +24,7 @@ from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_
 from sklearn.model_selection import train_test_split
 
 HERE = pathlib.Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parents[2] / "shared" / "data" / "winequality-red.csv"
+DEFAULT_DATA = HERE / "data" / "winequality-red.csv"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", choices=["elasticnet", "huber", "classifier"], default="elasticnet")

@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = os.environ.get("FERROFLOW_BIN") or str(
     pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/ferroflow/target")) / "debug/ferroflow"
 )
-DATA = pathlib.Path(os.environ.get("FERROFLOW_DATA") or ROOT.parent / "shared" / "data")
+DATA = pathlib.Path(os.environ.get("FERROFLOW_DATA") or ROOT / "examples" / "wine-quality" / "data")
 
 
 def free_port() -> int:

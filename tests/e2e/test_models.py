@@ -111,7 +111,7 @@ def test_seed_002_serve_the_legacy_path_and_predict_a_csv(workdir, wine_run):
     finally:
         s.stop()
 
-    # Seed 002's batch prediction: the CSV of ../shared/data, then a large one in batches.
+    # Seed 002's batch prediction: the example's predict.csv, then a large one in batches.
     out = workdir / "out.json"
     subprocess.run([BIN, "models", "predict", "-m", f"mlruns/0/{run_id}/artifacts/model", "-i", str(DATA / "predict.csv"),
                     "-t", "csv", "-o", str(out), "--env-manager", "local"], cwd=workdir, env=env(), check=True,
