@@ -6,6 +6,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -76,6 +77,52 @@ class Server:
 
     def api(self, method: str, endpoint: str, **kw) -> requests.Response:
         return requests.request(method, f"{self.url}/api/2.0/mlflow/{endpoint}", timeout=30, **kw)
+
+
+MLFLOW = pathlib.Path(sys.executable).with_name("mlflow")
+
+
+class Reference:
+    """The reference, `mlflow server` 3.17.2, on SQLite in its own directory (artifacts
+    proxied into its ./mlartifacts, as by default)."""
+
+    def __init__(self, workdir: pathlib.Path, *args: str):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(MLFLOW), "server", "--port", str(self.port), "--workers", "1",
+             "--backend-store-uri", "sqlite:///ref.db", *args],
+            cwd=workdir, stdout=open(workdir / "ref.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if requests.get(self.url + "/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError((workdir / "ref.log").read_text()[-3000:])
+
+    def api(self, method: str, endpoint: str, **kw) -> requests.Response:
+        return requests.request(method, f"{self.url}/api/2.0/mlflow/{endpoint}", timeout=60, **kw)
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory):
+    """One reference server for the whole session; tests give their objects unique names."""
+    if not MLFLOW.exists():
+        pytest.skip("mlflow server is not installed beside this Python")
+    ref = Reference(tmp_path_factory.mktemp("reference"))
+    yield ref
+    ref.stop()
 
 
 @pytest.fixture

@@ -45,10 +45,10 @@ def test_multipart_upload_with_the_official_client(server, mlflow_client, tmp_pa
     data.write_bytes(os.urandom((5 << 20) + 12345))
     run = mlflow_client.create_run("0")
     mlflow_client.log_artifact(run.info.run_id, str(data))
-    stored = server.workdir / "mlartifacts" / "0" / run.info.run_id / "artifacts" / "parts.bin"
+    stored = server.workdir / "mlruns" / "0" / run.info.run_id / "artifacts" / "parts.bin"
     assert sha256(stored) == sha256(data)
     # The scratch space of the upload is gone and never listed.
-    assert not list((server.workdir / "mlartifacts" / ".ferroflow-mpu").glob("*"))
+    assert not list((server.workdir / "mlruns" / ".ferroflow-mpu").glob("*"))
     assert [a.path for a in mlflow_client.list_artifacts(run.info.run_id)] == ["parts.bin"]
 
 
@@ -78,4 +78,8 @@ def test_delete_and_list_through_the_proxy(server):
     html = requests.put(f"{base}/1/r/artifacts/page.html", data=b"<script>alert(1)</script>")
     assert html.status_code == 200
     served = requests.get(f"{base}/1/r/artifacts/page.html")
-    assert served.headers["content-type"].startswith("text/plain") and served.headers["x-content-type-options"] == "nosniff"
+    # As the reference serves it: its own type, but as an attachment that browsers save
+    # rather than render in the server's origin, and never sniffed.
+    assert served.headers["content-type"] == "text/html"
+    assert served.headers["content-disposition"] == "attachment; filename=page.html"
+    assert served.headers["x-content-type-options"] == "nosniff"

@@ -3,58 +3,21 @@
 same shape (field names, nesting, value types, list lengths) once ids and times are
 redacted. Scenarios are data; add one line to cover a new behaviour."""
 
-import os
-import pathlib
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import requests
 
-from conftest import Server, free_port
-
-MLFLOW = pathlib.Path(sys.executable).with_name("mlflow")
+from conftest import Server
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 
 
-class Reference:
-    def __init__(self, workdir):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [str(MLFLOW), "server", "--port", str(self.port), "--workers", "1", "--backend-store-uri", "sqlite:///ref.db"],
-            cwd=workdir, stdout=open(workdir / "ref.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-            env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError((workdir / "ref.log").read_text()[-3000:])
-
-    def stop(self):
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    if not MLFLOW.exists():
-        pytest.skip("mlflow server is not installed beside this Python")
-    ref_dir = tmp_path_factory.mktemp("reference")
-    ff_dir = tmp_path_factory.mktemp("ferroflow")
-    ref = Reference(ref_dir)
-    ff = Server(ff_dir).start()
-    yield {"mlflow": ref.url, "ferroflow": ff.url}
-    ref.stop()
+def servers(reference, tmp_path_factory):
+    ff = Server(tmp_path_factory.mktemp("ferroflow")).start()
+    yield {"mlflow": reference.url, "ferroflow": ff.url}
     ff.stop()
 
 

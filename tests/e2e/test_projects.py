@@ -68,8 +68,8 @@ def test_seed_002_order_ui_first_then_projects_in_the_same_directory(workdir, ca
         assert r.data.tags["mlflow.source.name"] == str(project)
         assert set(r.data.metrics) == {"rmse", "mae", "r2"}
         assert [a.path for a in client.list_artifacts(r.info.run_id)] == ["residuals.png"]
-        # The artifacts went through the server's proxy into ./mlartifacts.
-        assert (project / "mlartifacts" / "0" / r.info.run_id / "artifacts" / "residuals.png").is_file()
+        # The artifacts went through the server's proxy into ./mlruns/<experiment>/<run>, as in the seed.
+        assert (project / "mlruns" / "0" / r.info.run_id / "artifacts" / "residuals.png").is_file()
         assert client.get_run(run_id_of(main)).data.params["alpha"] == "0.5"
         exp = client.get_experiment_by_name("classifier")
         c = client.get_run(run_id_of(clf))
@@ -85,7 +85,7 @@ def test_seed_002_order_ui_first_then_projects_in_the_same_directory(workdir, ca
         )
         uri = f"runs:/{r.info.run_id}/residuals.png"
         got = ff_run(str(reader), "-P", f"plot={uri}", cwd=project, env=env)
-        size = (project / "mlartifacts" / "0" / r.info.run_id / "artifacts" / "residuals.png").stat().st_size
+        size = (project / "mlruns" / "0" / r.info.run_id / "artifacts" / "residuals.png").stat().st_size
         assert f"size {size}" in got.stdout and f"Downloading {uri} for parameter 'plot'" in got.stderr
         assert client.get_run(run_id_of(got)).data.params == {"plot": uri}
         missing = ff_run(str(reader), "-P", f"plot=runs:/{r.info.run_id}/nope.png", cwd=project, env=env, check=False)

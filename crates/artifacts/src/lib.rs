@@ -6,6 +6,7 @@
 //! streamed in both directions, never held whole in memory.
 
 mod local;
+pub mod mime;
 
 pub use local::LocalRepo;
 
@@ -20,7 +21,10 @@ pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// An artifact opened for reading.
 pub struct ArtifactBody {
+    /// The size of the whole file.
     pub size: u64,
+    /// When the file last changed, where the backend knows it.
+    pub modified: Option<std::time::SystemTime>,
     pub stream: ByteStream,
 }
 
@@ -38,6 +42,15 @@ pub trait ArtifactRepo: Send + Sync + 'static {
     async fn list(&self, path: &str) -> Result<Vec<FileInfo>>;
     /// Opens the file at `path`.
     async fn read(&self, path: &str) -> Result<ArtifactBody>;
+    /// Opens the file at `path` with its stream starting at byte `offset` (a range
+    /// download); `size` is still the whole file's. Backends that can seek override this.
+    async fn read_from(&self, path: &str, offset: u64) -> Result<ArtifactBody> {
+        let body = self.read(path).await?;
+        Ok(ArtifactBody {
+            stream: skip_bytes(body.stream, offset),
+            ..body
+        })
+    }
     /// Writes `body` to `path` atomically (readers never see a partial file) and returns
     /// the number of bytes written.
     async fn write(&self, path: &str, body: ByteStream) -> Result<u64>;
@@ -64,27 +77,60 @@ pub trait ArtifactRepo: Send + Sync + 'static {
     async fn abort_multipart(&self, path: &str, upload_id: &str) -> Result<()>;
 }
 
+/// Drops the first `n` bytes of a stream.
+pub fn skip_bytes(stream: ByteStream, n: u64) -> ByteStream {
+    use futures_util::StreamExt;
+    let mut left = n;
+    Box::pin(stream.filter_map(move |chunk| {
+        let out = match chunk {
+            Ok(mut b) if left > 0 => {
+                let cut = left.min(b.len() as u64);
+                left -= cut;
+                let rest = b.split_off(cut as usize);
+                (!rest.is_empty()).then_some(Ok(rest))
+            }
+            other => Some(other),
+        };
+        std::future::ready(out)
+    }))
+}
+
+/// Ends a stream after `n` bytes.
+pub fn take_bytes(stream: ByteStream, n: u64) -> ByteStream {
+    use futures_util::StreamExt;
+    Box::pin(stream.scan(n, |left, chunk| {
+        if *left == 0 {
+            return std::future::ready(None);
+        }
+        let out = chunk.map(|mut b| {
+            let keep = (*left).min(b.len() as u64);
+            *left -= keep;
+            b.truncate(keep as usize);
+            b
+        });
+        std::future::ready(Some(out))
+    }))
+}
+
 /// Validates a relative artifact path: no absolute paths, no `..`, no backslashes, no
-/// NUL. Returns it normalized (no empty or `.` segments, no trailing `/`).
+/// NUL. Returns it normalized (no empty or `.` segments, no trailing `/`). A refused path
+/// is MLflow's `INVALID_PARAMETER_VALUE` "Invalid path", whatever the reason.
 pub fn safe_path(path: &str) -> Result<String> {
-    let bad = |why: &str| Error::invalid_param(format!("Invalid artifact path: '{path}'. {why}"));
-    if path.contains('\0') {
-        return Err(bad("It contains a NUL byte."));
-    }
-    if path.contains('\\') {
-        return Err(bad("Backslashes are not allowed."));
+    let bad = || Error::invalid_param("Invalid path");
+    if path.contains('\0') || path.contains('\\') {
+        return Err(bad());
     }
     if path.starts_with('/')
         || path.starts_with('~')
         || (path.len() > 1 && path.as_bytes()[1] == b':')
     {
-        return Err(bad("Absolute paths are not allowed."));
+        return Err(bad());
     }
     let mut parts = Vec::new();
     for seg in path.split('/') {
         match seg {
             "" | "." => {}
-            ".." => return Err(bad("Path traversal ('..') is not allowed.")),
+            ".." => return Err(bad()),
             s => parts.push(s),
         }
     }

@@ -41,9 +41,7 @@ impl LocalRepo {
     fn resolve(&self, path: &str) -> Result<(String, PathBuf)> {
         let rel = safe_path(path)?;
         if rel.split('/').next() == Some(MPU_DIR) {
-            return Err(Error::invalid_param(format!(
-                "Invalid artifact path: '{path}'"
-            )));
+            return Err(Error::invalid_param("Invalid path"));
         }
         let full = if rel.is_empty() {
             self.root.clone()
@@ -141,8 +139,13 @@ impl ArtifactRepo for LocalRepo {
     }
 
     async fn read(&self, path: &str) -> Result<ArtifactBody> {
+        self.read_from(path, 0).await
+    }
+
+    async fn read_from(&self, path: &str, offset: u64) -> Result<ArtifactBody> {
+        use tokio::io::AsyncSeekExt;
         let (rel, full) = self.resolve(path)?;
-        let file = tokio::fs::File::open(&full)
+        let mut file = tokio::fs::File::open(&full)
             .await
             .map_err(|e| io_err(&rel, e))?;
         let meta = file.metadata().await.map_err(|e| io_err(&rel, e))?;
@@ -151,8 +154,14 @@ impl ArtifactRepo for LocalRepo {
                 "'{rel}' is a directory, not a file"
             )));
         }
+        if offset > 0 {
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(|e| io_err(&rel, e))?;
+        }
         Ok(ArtifactBody {
             size: meta.len(),
+            modified: meta.modified().ok(),
             stream: ReaderStream::with_capacity(file, 64 * 1024).boxed(),
         })
     }

@@ -263,9 +263,11 @@ pub struct ServerArgs {
     #[arg(long)]
     pub no_serve_artifacts: bool,
 
-    /// Where proxied artifacts are stored (a local directory).
-    #[arg(long, env = env::MLFLOW_ARTIFACTS_DESTINATION, default_value = "./mlartifacts")]
-    pub artifacts_destination: String,
+    /// Where proxied (mlflow-artifacts:/) artifacts are stored, a local directory. Default:
+    /// ./mlartifacts when that directory exists (an MLflow 3 server's), else ./mlruns, so a
+    /// run's files land in mlruns/<experiment_id>/<run_id>/artifacts as in MLflow 1.x.
+    #[arg(long, env = env::MLFLOW_ARTIFACTS_DESTINATION)]
+    pub artifacts_destination: Option<String>,
 
     /// Accepted for compatibility with `mlflow server`; Ferroflow serves every request
     /// from one multi-threaded process.
@@ -465,9 +467,10 @@ pub struct GcArgs {
     /// sqlite:///mlflow.db).
     #[arg(long)]
     pub backend_store_uri: Option<String>,
-    /// Where the server keeps proxied (mlflow-artifacts:/) artifacts.
-    #[arg(long, default_value = "./mlartifacts")]
-    pub artifacts_destination: String,
+    /// Where the server keeps proxied (mlflow-artifacts:/) artifacts (default as for
+    /// `ferroflow server`: ./mlartifacts when it exists, else ./mlruns).
+    #[arg(long, env = env::MLFLOW_ARTIFACTS_DESTINATION)]
+    pub artifacts_destination: Option<String>,
     /// Only these deleted runs (comma-separated ids).
     #[arg(long, value_delimiter = ',')]
     pub run_ids: Vec<String>,

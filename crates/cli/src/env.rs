@@ -24,6 +24,12 @@ pub const MLFLOW_WORKERS: &str = "MLFLOW_WORKERS";
 pub const MLFLOW_STATIC_PREFIX: &str = "MLFLOW_STATIC_PREFIX";
 pub const MLFLOW_SERVER_ALLOWED_HOSTS: &str = "MLFLOW_SERVER_ALLOWED_HOSTS";
 pub const MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: &str = "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS";
+/// Schemes (comma-separated) whose URIs name a host, such as `http` or `ftp`, that clients
+/// may still store as artifact locations and model version sources on a server.
+pub const MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES: &str =
+    ferroflow_core::host_policy::ALLOWED_SCHEMES_VAR;
+/// The longest artifact location a new experiment may be given (default 2048).
+pub const MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH: &str = "MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH";
 
 /// The experiment `ferroflow run` runs in, by name or id.
 pub const MLFLOW_EXPERIMENT_NAME: &str = "MLFLOW_EXPERIMENT_NAME";

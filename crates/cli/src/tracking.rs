@@ -67,6 +67,17 @@ pub fn local_artifact_root() -> String {
         .unwrap_or_else(|_| "./mlruns".into())
 }
 
+/// Where a server keeps proxied artifacts when `--artifacts-destination` is not given:
+/// `./mlartifacts` when it exists (what MLflow 3's server writes, so its artifacts stay
+/// found), else `./mlruns`, the seeds' layout (`mlruns/<experiment_id>/<run_id>/artifacts`).
+pub fn default_artifacts_destination() -> String {
+    if std::path::Path::new("mlartifacts").is_dir() {
+        "./mlartifacts".to_string()
+    } else {
+        "./mlruns".to_string()
+    }
+}
+
 /// Refuses MLflow's legacy file store with a message that says what to do.
 pub fn reject_file_store(path: &str) -> anyhow::Error {
     anyhow::anyhow!(

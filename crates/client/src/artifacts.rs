@@ -84,7 +84,11 @@ impl ArtifactRepo for HttpArtifactRepo {
         let resp = self.rest.check(resp).await?;
         let size = resp.content_length().unwrap_or(0);
         let stream: ByteStream = Box::pin(resp.bytes_stream().map_err(std::io::Error::other));
-        Ok(ArtifactBody { size, stream })
+        Ok(ArtifactBody {
+            size,
+            modified: None,
+            stream,
+        })
     }
 
     async fn write(&self, path: &str, body: ByteStream) -> Result<u64> {

@@ -7,6 +7,7 @@
 pub mod downsample;
 pub mod entities;
 pub mod error;
+pub mod host_policy;
 pub mod ids;
 pub mod model_uri;
 pub mod page_token;

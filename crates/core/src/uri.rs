@@ -88,7 +88,126 @@ pub fn local_path(uri: &str) -> Option<String> {
     Some(uri.to_string())
 }
 
-fn percent_decode(s: &str) -> String {
+/// An authority whose port is not a number from 0 to 65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidPort;
+
+/// The parts of a URI as Python's `urllib.parse.urlparse` splits them, which is how MLflow
+/// reads every artifact URI: `scheme:` (lower-cased; empty for a plain path), the
+/// authority after `//`, then path, query and fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UriParts<'a> {
+    pub scheme: String,
+    pub netloc: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub fragment: &'a str,
+}
+
+impl<'a> UriParts<'a> {
+    pub fn parse(uri: &'a str) -> UriParts<'a> {
+        let mut rest = uri;
+        let mut scheme = String::new();
+        if let Some(i) = uri.find(':') {
+            let s = &uri[..i];
+            let mut chars = s.chars();
+            let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            if valid {
+                scheme = s.to_ascii_lowercase();
+                rest = &uri[i + 1..];
+            }
+        }
+        let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (netloc, path) = match rest.strip_prefix("//") {
+            Some(after) => match after.find('/') {
+                Some(i) => after.split_at(i),
+                None => (after, ""),
+            },
+            None => ("", rest),
+        };
+        UriParts {
+            scheme,
+            netloc,
+            path,
+            query,
+            fragment,
+        }
+    }
+
+    /// The host of the authority, lower-cased, without user info, port or IPv6 brackets.
+    pub fn hostname(&self) -> String {
+        let host = self.netloc.rsplit('@').next().unwrap_or("");
+        let host = if let Some(v6) = host.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            host.split(':').next().unwrap_or("")
+        };
+        host.to_ascii_lowercase()
+    }
+
+    /// The port of the authority: `Ok(None)` when it has none, `Err` when it is not a port.
+    pub fn port(&self) -> std::result::Result<Option<u16>, InvalidPort> {
+        let host = self.netloc.rsplit('@').next().unwrap_or("");
+        let after = match host.rfind(']') {
+            Some(i) => &host[i + 1..],
+            None => host,
+        };
+        match after.rsplit_once(':') {
+            None => Ok(None),
+            Some((_, "")) => Ok(None),
+            Some((_, p)) => p.parse::<u16>().map(Some).map_err(|_| InvalidPort),
+        }
+    }
+}
+
+/// Whether `uri` names the local filesystem (a plain path or a `file:` URI), as MLflow's
+/// `is_local_uri` decides for a server.
+pub fn is_local(uri: &str) -> bool {
+    let parts = UriParts::parse(uri);
+    match parts.scheme.as_str() {
+        "" => true,
+        "file" => parts.netloc.is_empty() || parts.netloc == "localhost",
+        // A Windows drive letter reads as a one-letter scheme.
+        s => s.len() == 1,
+    }
+}
+
+/// A relative local path or `file:` URI made absolute against `cwd`, as MLflow stores an
+/// experiment's artifact location (`my_location` becomes `<cwd>/my_location`,
+/// `file:rel` becomes `file://<cwd>/rel`); anything else unchanged. Not normalized.
+pub fn resolve_if_local(uri: &str, cwd: &str) -> String {
+    if !is_local(uri) {
+        return uri.to_string();
+    }
+    let Some(path) = local_path(uri) else {
+        return uri.to_string();
+    };
+    if path.starts_with('/') {
+        return uri.to_string();
+    }
+    // pathlib drops empty and `.` segments (not `..`).
+    let rel: Vec<&str> = path
+        .split('/')
+        .filter(|seg| !seg.is_empty() && *seg != ".")
+        .collect();
+    let joined = join(cwd.trim_end_matches('/'), &rel.join("/"));
+    let parts = UriParts::parse(uri);
+    if parts.scheme.is_empty() {
+        return joined;
+    }
+    let mut out = format!("{}://{joined}", parts.scheme);
+    if !parts.query.is_empty() {
+        out = format!("{out}?{}", parts.query);
+    }
+    if !parts.fragment.is_empty() {
+        out = format!("{out}#{}", parts.fragment);
+    }
+    out
+}
+
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -149,5 +268,38 @@ mod tests {
         assert_eq!(local_path("file:///tmp/a%20b"), Some("/tmp/a b".into()));
         assert_eq!(local_path("/tmp/x"), Some("/tmp/x".into()));
         assert_eq!(local_path("s3://x"), None);
+    }
+
+    #[test]
+    fn relative_locations_resolve_against_the_working_directory() {
+        let cwd = "/srv/ml";
+        assert_eq!(resolve_if_local("my_location", cwd), "/srv/ml/my_location");
+        assert_eq!(resolve_if_local("./a/../b", cwd), "/srv/ml/a/../b");
+        assert_eq!(resolve_if_local("file:rel", cwd), "file:///srv/ml/rel");
+        assert_eq!(resolve_if_local("/abs/x", cwd), "/abs/x");
+        assert_eq!(resolve_if_local("file:///abs", cwd), "file:///abs");
+        assert_eq!(resolve_if_local("s3://b/k", cwd), "s3://b/k");
+        assert_eq!(
+            resolve_if_local("mlflow-artifacts:/1", cwd),
+            "mlflow-artifacts:/1"
+        );
+        assert_eq!(resolve_if_local("~/x", cwd), "/srv/ml/~/x");
+        assert_eq!(resolve_if_local("a//./b/", cwd), "/srv/ml/a/b");
+    }
+
+    #[test]
+    fn uri_parts_as_python_splits_them() {
+        let p = UriParts::parse("HTTP://u@Host:5000/api/x?q=1#f");
+        assert_eq!(p.scheme, "http");
+        assert_eq!(p.netloc, "u@Host:5000");
+        assert_eq!(p.path, "/api/x");
+        assert_eq!((p.query, p.fragment), ("q=1", "f"));
+        assert_eq!(p.hostname(), "host");
+        assert_eq!(p.port(), Ok(Some(5000)));
+        assert_eq!(UriParts::parse("http://[::1]:80/").hostname(), "::1");
+        assert_eq!(UriParts::parse("http://h:x/").port(), Err(InvalidPort));
+        assert_eq!(UriParts::parse("/a/b").scheme, "");
+        assert_eq!(UriParts::parse("mlflow-artifacts:/1").netloc, "");
+        assert!(is_local("rel/x") && is_local("file:///x") && !is_local("s3://b"));
     }
 }

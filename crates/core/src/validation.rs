@@ -312,3 +312,99 @@ mod tests {
         assert!(validate_run_id("../x").is_err());
     }
 }
+
+/// The longest artifact location an experiment may be given (MLflow's
+/// `MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH` default).
+pub const MAX_ARTIFACT_LOCATION_LENGTH: usize = 2048;
+
+/// MLflow's checks of an artifact location a client gives a new experiment, after the
+/// host policy: no fragment or `;params`, no `..` in the query, not a `runs:/` URI, not
+/// longer than `max_len`. Beyond MLflow, a NUL byte (raw or `%00`) is refused here, since
+/// no storage can hold such a path.
+pub fn validate_artifact_location(location: &str, max_len: usize) -> Result<()> {
+    use crate::uri::{UriParts, percent_decode};
+    let parts = UriParts::parse(location);
+    // Schemes whose last path segment can carry `;params` in Python's urlparse.
+    const PARAMS: &[&str] = &[
+        "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu", "sip",
+        "sips", "mms", "sftp", "tel",
+    ];
+    let last = parts.path.rsplit('/').next().unwrap_or("");
+    if !parts.fragment.is_empty()
+        || location.contains('#')
+        || (PARAMS.contains(&parts.scheme.as_str()) && last.contains(';'))
+    {
+        return Err(Error::invalid_param(
+            "'artifact_location' URL can't include fragments or params.",
+        ));
+    }
+    let mut query = parts.query.to_string();
+    for _ in 0..10 {
+        let decoded = percent_decode(&query);
+        if decoded == query {
+            break;
+        }
+        query = decoded;
+    }
+    if query.contains("..") {
+        return Err(Error::invalid_param("Invalid query string"));
+    }
+    let mut decoded = location.to_string();
+    for _ in 0..10 {
+        let next = percent_decode(&decoded);
+        if next == decoded {
+            break;
+        }
+        decoded = next;
+    }
+    if decoded.contains('\0') {
+        return Err(Error::invalid_param(format!(
+            "Invalid artifact location '{}': it contains a NUL byte.",
+            location.replace('\0', "\\0")
+        )));
+    }
+    if location.starts_with("runs:") {
+        return Err(Error::invalid_param(format!(
+            "Artifact location cannot be a runs:/ URI. Given: '{location}'"
+        )));
+    }
+    if location.len() > max_len {
+        return Err(Error::invalid_param(format!(
+            "Invalid artifact path length. The length of the artifact path cannot be greater than {max_len} characters. To configure this limit, please set the MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH environment variable."
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod artifact_location_tests {
+    use super::*;
+
+    #[test]
+    fn locations_mlflow_refuses() {
+        let check = |l: &str| validate_artifact_location(l, MAX_ARTIFACT_LOCATION_LENGTH);
+        for ok in [
+            "my_location",
+            "/abs/x",
+            "s3://b/k",
+            "file:///x",
+            "mlflow-artifacts:/1",
+        ] {
+            assert!(check(ok).is_ok(), "{ok}");
+        }
+        let msg = |l: &str| check(l).unwrap_err().message;
+        assert_eq!(
+            msg("s3://b/k#f"),
+            "'artifact_location' URL can't include fragments or params."
+        );
+        assert_eq!(
+            msg("/tmp/a;b"),
+            "'artifact_location' URL can't include fragments or params."
+        );
+        assert_eq!(msg("s3://b/k?x=%2e%2e/y"), "Invalid query string");
+        assert!(msg("runs:/abc/x").starts_with("Artifact location cannot be a runs:/ URI."));
+        assert!(msg("file:///x%00y").contains("NUL"));
+        assert!(msg("/x\0y").contains("NUL"));
+        assert!(msg(&"a".repeat(2049)).starts_with("Invalid artifact path length."));
+    }
+}

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use ferroflow_artifacts::ArtifactRepo;
+use ferroflow_core::host_policy::HostPolicy;
 use ferroflow_store::{RegistryStore, TrackingStore};
 
 /// The server's resolved settings.
@@ -40,6 +41,10 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<String>,
     /// A path prefix for every route, e.g. `/mlflow`.
     pub static_prefix: String,
+    /// Which host-addressed artifact URIs clients may store.
+    pub host_policy: HostPolicy,
+    /// The longest artifact location a new experiment may be given.
+    pub max_artifact_location_length: usize,
 }
 
 /// What every handler can reach.

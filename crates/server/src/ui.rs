@@ -168,6 +168,8 @@ mod tests {
             artifacts_destination: None,
             allowed_hosts: crate::default_allowed_hosts(),
             cors_allowed_origins: vec![],
+            host_policy: Default::default(),
+            max_artifact_location_length: ferroflow_core::validation::MAX_ARTIFACT_LOCATION_LENGTH,
             static_prefix: static_prefix.into(),
         };
         let app = crate::router(AppState::new(store, None, config));

@@ -55,7 +55,11 @@ pub async fn run(a: GcArgs, p: Printer) -> Result<()> {
         }
     };
     let store = open_sql(&backend, &tracking::local_artifact_root()).await?;
-    let proxied: Arc<dyn ArtifactRepo> = Arc::new(LocalRepo::new(&a.artifacts_destination));
+    let destination = a
+        .artifacts_destination
+        .clone()
+        .unwrap_or_else(crate::tracking::default_artifacts_destination);
+    let proxied: Arc<dyn ArtifactRepo> = Arc::new(LocalRepo::new(&destination));
     let garbage = store.garbage(older_than).await.map_err(user)?;
 
     for id in &a.run_ids {

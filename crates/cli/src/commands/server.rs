@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use ferroflow_artifacts::{ArtifactRepo, LocalRepo};
+use ferroflow_core::host_policy::HostPolicy;
 use ferroflow_core::uri::{self, TrackingUri};
 use ferroflow_server::{AppState, ServerConfig, default_allowed_hosts};
 use ferroflow_store::sql::MigrationOutcome;
@@ -13,7 +14,9 @@ use crate::args::ServerArgs;
 use crate::discovery;
 use crate::env;
 use crate::printer::Printer;
-use crate::tracking::{local_artifact_root, open_sql, reject_file_store};
+use crate::tracking::{
+    default_artifacts_destination, local_artifact_root, open_sql, reject_file_store,
+};
 
 /// Whether `dir` looks like MLflow's file store.
 fn is_file_store(dir: &Path) -> bool {
@@ -75,10 +78,13 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         );
     }
     let destination = if serve_artifacts {
-        let dest = uri::local_path(&a.artifacts_destination).ok_or_else(|| {
+        let given = a
+            .artifacts_destination
+            .clone()
+            .unwrap_or_else(default_artifacts_destination);
+        let dest = uri::local_path(&given).ok_or_else(|| {
             anyhow::anyhow!(
-                "--artifacts-destination {} is not a local directory; object stores are not supported yet",
-                a.artifacts_destination
+                "--artifacts-destination {given} is not a local directory; object stores are not supported yet"
             )
         })?;
         let dest = absolute(&dest);
@@ -132,6 +138,19 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
             .filter(|s| !s.is_empty())
             .collect(),
         static_prefix: prefix.clone(),
+        host_policy: HostPolicy::new(
+            &[default_root.as_str()],
+            &env::var(env::MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES).unwrap_or_default(),
+        ),
+        max_artifact_location_length: match env::var(env::MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH) {
+            Some(v) => v.trim().parse().with_context(|| {
+                format!(
+                    "{} must be a number, got '{v}'",
+                    env::MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH
+                )
+            })?,
+            None => ferroflow_core::validation::MAX_ARTIFACT_LOCATION_LENGTH,
+        },
     };
     let (listener, addr) = super::listen(&a.host, a.port).await?;
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(a.port);

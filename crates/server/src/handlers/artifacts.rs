@@ -35,35 +35,128 @@ fn body_stream(req: Request) -> ByteStream {
     )
 }
 
-/// A content type for a download; active content (HTML, SVG, JS) is served as text so
-/// an artifact can never script the UI's origin.
-fn content_type(path: &str) -> &'static str {
-    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "json" => "application/json",
-        "txt" | "log" | "md" | "py" | "yaml" | "yml" | "csv" | "tsv" | "html" | "htm" | "svg"
-        | "js" | "mlmodel" => "text/plain; charset=utf-8",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "pdf" => "application/pdf",
-        _ if path.ends_with("MLmodel") => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
+/// MLflow's `Content-Disposition` for a download: an attachment, the name as a token or
+/// quoted string, and an RFC 5987 `filename*` when it is not ASCII.
+fn disposition(name: &str) -> String {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let quote = |v: &str| {
+        if !v.is_empty() && v.chars().all(token) {
+            v.to_string()
+        } else {
+            format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        }
+    };
+    if name.is_ascii() {
+        return format!("attachment; filename={}", quote(name));
     }
+    let ascii: String = name.chars().filter(char::is_ascii).collect();
+    let ascii = if ascii.is_empty() { "download" } else { &ascii };
+    const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    format!(
+        "attachment; filename={}; filename*=UTF-8''{}",
+        quote(ascii),
+        percent_encoding::utf8_percent_encode(name, ATTR)
+    )
 }
 
-pub(super) async fn download(repo: &dyn ArtifactRepo, path: &str) -> ApiResult<Response> {
-    let body = repo.read(path).await?;
-    let name = path.rsplit('/').next().unwrap_or(path).replace('"', "");
+/// The byte range a `Range` header asks of a file of `size` bytes: `None` for the whole
+/// file (no header, or one this server does not split, such as several ranges), or an
+/// inclusive `(first, last)`, or `Err` when it cannot be satisfied.
+fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(first), Ok(last)) if first <= last => (first, last.min(size.saturating_sub(1))),
+        (Ok(first), Err(_)) if b.is_empty() => (first, size.saturating_sub(1)),
+        (Err(_), Ok(n)) if a.is_empty() && n > 0 => {
+            (size.saturating_sub(n), size.saturating_sub(1))
+        }
+        _ => return Ok(None),
+    };
+    if range.0 >= size {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+/// Streams the file at `path` as MLflow's server sends a download: its content type,
+/// as an attachment, `nosniff`, `Last-Modified`, and byte ranges (206) on request.
+pub(super) async fn download(
+    repo: &dyn ArtifactRepo,
+    path: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let mut body = repo.read(path).await?;
+    let size = body.size;
+    let range = match byte_range(headers, size) {
+        Ok(r) => r,
+        Err(()) => {
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = axum::http::StatusCode::RANGE_NOT_SATISFIABLE;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(resp);
+        }
+    };
+    let mut length = size;
+    if let Some((first, last)) = range {
+        if first > 0 {
+            body = repo.read_from(path, first).await?;
+        }
+        length = last - first + 1;
+        body.stream = ferroflow_artifacts::take_bytes(body.stream, length);
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
     let mut resp = Response::new(Body::from_stream(body.stream));
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(path)),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&ferroflow_artifacts::mime::content_type(path)) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition(name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(v) = body
+        .modified
+        .and_then(|t| HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok())
+    {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if let Some((first, last)) = range {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        *resp.status_mut() = axum::http::StatusCode::PARTIAL_CONTENT;
     }
     Ok(resp)
 }
@@ -111,9 +204,10 @@ pub async fn proxy_list(State(s): State<AppState>, f: Fields) -> ApiResult<Respo
 pub async fn proxy_download(
     State(s): State<AppState>,
     Path(path): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let repo = proxy(&s)?;
-    download(repo.as_ref(), &safe_path(&path)?).await
+    download(repo.as_ref(), &safe_path(&path)?, &headers).await
 }
 
 pub async fn proxy_upload(
@@ -291,11 +385,15 @@ pub async fn list_run_artifacts(State(s): State<AppState>, f: Fields) -> ApiResu
     }))
 }
 
-pub async fn get_run_artifact(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+pub async fn get_run_artifact(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    f: Fields,
+) -> ApiResult<Response> {
     let run_id = f.req_str_any(&["run_uuid", "run_id"])?;
     let rel = f.req_str("path")?;
     let (_, loc) = run_location(&s, &run_id).await?;
-    download(loc.repo.as_ref(), &loc.path(&rel)?).await
+    download(loc.repo.as_ref(), &loc.path(&rel)?, &headers).await
 }
 
 pub async fn upload_run_artifact(State(s): State<AppState>, req: Request) -> ApiResult<Response> {

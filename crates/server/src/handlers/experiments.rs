@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use ferroflow_core::Error;
 use ferroflow_core::entities::{Experiment, LifecycleStage, Tag, ViewType};
-use ferroflow_core::validation::DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS;
+use ferroflow_core::validation::{self, DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS};
 use ferroflow_store::ExperimentSearch;
 use serde::Serialize;
 
@@ -28,7 +28,11 @@ pub fn tags(f: &Fields, name: &str) -> ferroflow_core::Result<Vec<Tag>> {
 
 pub async fn create(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
     let name = f.req_str("name")?;
-    let location = f.opt_str("artifact_location")?;
+    let location = f.opt_str("artifact_location")?.filter(|l| !l.is_empty());
+    if let Some(l) = &location {
+        s.config.host_policy.check_field(l, "artifact_location")?;
+        validation::validate_artifact_location(l, s.config.max_artifact_location_length)?;
+    }
     let id = s
         .store
         .create_experiment(&name, location.as_deref(), tags(&f, "tags")?)

@@ -116,11 +116,15 @@ pub async fn delete_tag(State(s): State<AppState>, f: Fields) -> ApiResult<Respo
 }
 
 /// `/model-versions/get-artifact?name=&version=&path=`: one file of a version's artifacts.
-pub async fn get_artifact(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+pub async fn get_artifact(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    f: Fields,
+) -> ApiResult<Response> {
     let location = s
         .registry
         .get_model_version_download_uri(&f.req_str("name")?, &f.req_str("version")?)
         .await?;
     let loc = resolve(&s, &location)?;
-    download(loc.repo.as_ref(), &loc.path(&f.req_str("path")?)?).await
+    download(loc.repo.as_ref(), &loc.path(&f.req_str("path")?)?, &headers).await
 }

@@ -36,6 +36,8 @@ async fn app() -> App {
         artifacts_destination: Some(dir.path().join("artifacts").display().to_string()),
         allowed_hosts: default_allowed_hosts(),
         cors_allowed_origins: vec![],
+        host_policy: Default::default(),
+        max_artifact_location_length: ferroflow_core::validation::MAX_ARTIFACT_LOCATION_LENGTH,
         static_prefix: String::new(),
     };
     let state = AppState::new(

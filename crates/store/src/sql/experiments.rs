@@ -113,9 +113,12 @@ pub async fn create(
         validate_experiment_tag(t)?;
     }
     let name = name.to_string();
-    let location = artifact_location
-        .filter(|l| !l.is_empty())
-        .map(str::to_string);
+    let location = artifact_location.filter(|l| !l.is_empty()).map(|l| {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        ferroflow_core::uri::resolve_if_local(l, &cwd)
+    });
     let root = store.default_artifact_root.clone();
     store
         .writer
