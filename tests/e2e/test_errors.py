@@ -23,8 +23,13 @@ def assert_error(resp, status, code, contains=None):
 
 
 def test_malformed_and_wrong_types(server):
+    # As the reference: a body that is not JSON is an empty message.
     r = requests.post(f"{server.url}/api/2.0/mlflow/experiments/create", data="{bad", headers={"Content-Type": "application/json"})
-    assert_error(r, 400, "BAD_REQUEST", "Malformed JSON")
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'name'")
+    r = requests.post(f"{server.url}/api/2.0/mlflow/experiments/create", data='{"name": "x"}', headers={"Content-Type": "text/plain"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type must be one of ['application/json'].")
+    r = requests.post(f"{server.url}/api/2.0/mlflow/experiments/create", data='{"name": "x"}')
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type header is missing.")
     r = requests.post(f"{server.url}/api/2.0/mlflow/experiments/create", data="[]", headers={"Content-Type": "application/json"})
     assert_error(r, 400, "BAD_REQUEST")
     assert_error(server.api("POST", "experiments/create", json={"name": 5}), 400, "INVALID_PARAMETER_VALUE", "parameter 'name'")

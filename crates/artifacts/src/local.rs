@@ -151,7 +151,7 @@ impl ArtifactRepo for LocalRepo {
         let meta = file.metadata().await.map_err(|e| io_err(&rel, e))?;
         if meta.is_dir() {
             return Err(Error::invalid_param(format!(
-                "'{rel}' is a directory, not a file"
+                "Artifact path refers to a directory, not a file: '{rel}'"
             )));
         }
         if offset > 0 {

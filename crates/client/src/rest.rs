@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use ferroflow_core::entities::{
-    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, Page, Param, Point, Run, RunInfo, Tag,
+    DatasetInput, DatasetSummary, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus,
+    Metric, ModelInput, ModelOutput, Page, Param, Point, Run, RunInfo, Tag,
 };
 use ferroflow_core::{Error, ErrorCode, Result};
 use ferroflow_store::{
@@ -107,7 +107,27 @@ impl RestStore {
         endpoint: &str,
         body: Value,
     ) -> Result<T> {
-        let path = format!("/api/2.0/mlflow/{endpoint}");
+        self.call_at("api", method, endpoint, body).await
+    }
+
+    /// A call to one of the routes MLflow serves under `/ajax-api` only.
+    pub(crate) async fn call_ajax<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        body: Value,
+    ) -> Result<T> {
+        self.call_at("ajax-api", method, endpoint, body).await
+    }
+
+    async fn call_at<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        method: Method,
+        endpoint: &str,
+        body: Value,
+    ) -> Result<T> {
+        let path = format!("/{prefix}/2.0/mlflow/{endpoint}");
         let rb = self.request(method.clone(), &path);
         let rb = if method == Method::GET {
             rb.query(&query_pairs(&body))
@@ -388,6 +408,40 @@ impl TrackingStore for RestStore {
             points: futures_util::stream::once(async move { Ok(points) }).boxed(),
             next_page_token: rx,
         })
+    }
+    async fn metric_history_bulk(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        max_results: i64,
+    ) -> Result<Vec<Metric>> {
+        // Served under /ajax-api only, as by MLflow.
+        let r: MetricsResp = self
+            .call_ajax(
+                Method::GET,
+                "metrics/get-history-bulk",
+                json!({"run_id": run_ids, "metric_key": key, "max_results": max_results}),
+            )
+            .await?;
+        Ok(r.metrics)
+    }
+    async fn search_dataset_summaries(
+        &self,
+        experiment_ids: &[String],
+    ) -> Result<Vec<DatasetSummary>> {
+        #[derive(serde::Deserialize)]
+        struct Resp {
+            #[serde(default)]
+            dataset_summaries: Vec<DatasetSummary>,
+        }
+        let r: Resp = self
+            .call_ajax(
+                Method::POST,
+                "experiments/search-datasets",
+                json!({"experiment_ids": experiment_ids}),
+            )
+            .await?;
+        Ok(r.dataset_summaries)
     }
     async fn metric_history_bulk_interval(
         &self,

@@ -296,6 +296,17 @@ pub struct Dataset {
     pub profile: Option<String>,
 }
 
+/// A dataset used in an experiment, with the context it was logged with (MLflow's
+/// `DatasetSummary`, what the UI's dataset filter lists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DatasetSummary {
+    pub experiment_id: String,
+    pub name: String,
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct DatasetInput {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

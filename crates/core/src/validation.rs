@@ -313,6 +313,21 @@ mod tests {
     }
 }
 
+/// The page size of an experiment search, as MLflow bounds it.
+pub fn validate_search_experiments_max_results(n: i64) -> Result<()> {
+    if n < 1 {
+        return Err(Error::invalid_param(format!(
+            "Invalid value {n} for parameter 'max_results' supplied. It must be a positive integer"
+        )));
+    }
+    if n > MAX_RESULTS_SEARCH_EXPERIMENTS {
+        return Err(Error::invalid_param(format!(
+            "Invalid value {n} for parameter 'max_results' supplied. It must be at most {MAX_RESULTS_SEARCH_EXPERIMENTS}"
+        )));
+    }
+    Ok(())
+}
+
 /// The longest artifact location an experiment may be given (MLflow's
 /// `MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH` default).
 pub const MAX_ARTIFACT_LOCATION_LENGTH: usize = 2048;

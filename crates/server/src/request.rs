@@ -106,16 +106,29 @@ pub fn quote_non_finite(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 impl Fields {
+    /// The fields of a JSON body, read as MLflow's server reads one: a body that is not
+    /// JSON counts as an empty message (Flask's silent `get_json`), and a JSON string is
+    /// decoded once more (older clients double-encode). A body that is JSON but not an
+    /// object is refused.
     pub fn from_json_bytes(body: &[u8]) -> Result<Fields> {
+        let empty = Fields {
+            body_len: body.len(),
+            ..Default::default()
+        };
         if body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(Fields {
-                body_len: body.len(),
-                ..Default::default()
-            });
+            return Ok(empty);
         }
         let fixed = quote_non_finite(body);
-        let value: Value = serde_json::from_slice(&fixed)
-            .map_err(|e| Error::bad_request(format!("Malformed JSON in the request body: {e}")))?;
+        let value = match serde_json::from_slice::<Value>(&fixed) {
+            Ok(Value::String(inner)) => {
+                match serde_json::from_slice::<Value>(&quote_non_finite(inner.as_bytes())) {
+                    Ok(v) => v,
+                    Err(_) => return Ok(empty),
+                }
+            }
+            Ok(v) => v,
+            Err(_) => return Ok(empty),
+        };
         match value {
             Value::Object(map) => Ok(Fields {
                 map,
@@ -159,6 +172,11 @@ impl Fields {
 
     fn get(&self, name: &str) -> Option<&Value> {
         self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    /// Whether the message came from a query string rather than a JSON body.
+    pub fn is_query(&self) -> bool {
+        self.from_query
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -345,6 +363,9 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         if req.method() == Method::GET {
             return Ok(Fields::from_query(&query));
         }
+        if req.method() == Method::POST || req.method() == Method::PUT {
+            check_json_content_type(req.headers()).map_err(ApiError)?;
+        }
         let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
             .await
             .map_err(|_| {
@@ -359,6 +380,23 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         }
         Fields::from_json_bytes(&bytes).map_err(ApiError)
     }
+}
+
+/// MLflow's server takes a POST or PUT message only as `application/json` (parameters
+/// such as `; charset=utf-8` aside).
+fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<()> {
+    let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Err(Error::invalid_param(
+            "Bad Request. Content-Type header is missing.",
+        ));
+    };
+    let ct = ct.to_str().unwrap_or("");
+    if ct.split(';').next().unwrap_or("").trim() != "application/json" {
+        return Err(Error::invalid_param(
+            "Bad Request. Content-Type must be one of ['application/json'].",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -398,7 +436,15 @@ mod tests {
                 .message
                 .starts_with("Missing value for required parameter 'missing'")
         );
-        assert!(Fields::from_json_bytes(b"{bad").is_err());
+        assert!(!Fields::from_json_bytes(b"{bad").unwrap().has("bad"));
+        assert_eq!(
+            Fields::from_json_bytes(br#""{\"name\": \"x\"}""#)
+                .unwrap()
+                .opt_str("name")
+                .unwrap()
+                .as_deref(),
+            Some("x")
+        );
         assert!(Fields::from_json_bytes(b"[]").is_err());
     }
 

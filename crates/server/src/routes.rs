@@ -1,4 +1,5 @@
-//! The route table: every endpoint once, mounted under `/api` and mirrored under `/ajax-api`.
+//! The route table: every endpoint once, mounted under `/api` and mirrored under
+//! `/ajax-api`, which also has the few routes MLflow serves to its web UI only.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -113,10 +114,6 @@ fn tracking_api() -> Router<AppState> {
             "/artifacts/presigned-upload-url",
             post(artifacts::presigned_unsupported),
         )
-        .route(
-            "/upload-artifact",
-            post(artifacts::upload_run_artifact).put(artifacts::upload_run_artifact),
-        )
         .route("/logged-models", post(logged_models::create))
         .route("/logged-models/search", post(logged_models::search))
         .route(
@@ -143,6 +140,23 @@ fn tracking_api() -> Router<AppState> {
         )
 }
 
+/// Routes MLflow serves under `/ajax-api/2.0/mlflow` only: the ones its web UI calls.
+fn ajax_only_api() -> Router<AppState> {
+    Router::new()
+        .route("/metrics/get-history-bulk", get(metrics::get_history_bulk))
+        .route(
+            "/experiments/search-datasets",
+            post(experiments::search_datasets),
+        )
+        .route("/upload-artifact", post(artifacts::upload_run_artifact))
+        .route(
+            "/logged-models/{model_id}/artifacts/files",
+            get(logged_models::artifact_file),
+        )
+        // The UI uploads a file in one request body.
+        .layer(DefaultBodyLimit::disable())
+}
+
 /// The `/2.0/mlflow-artifacts` API: the artifact proxy.
 fn artifacts_api() -> Router<AppState> {
     Router::new()
@@ -163,13 +177,15 @@ fn artifacts_api() -> Router<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .nest("/2.0/mlflow", mlflow_api())
-        .nest("/2.0/mlflow-artifacts", artifacts_api())
-        .route("/3.0/mlflow/server-info", get(meta::server_info));
+    let api = |mlflow: Router<AppState>| {
+        Router::new()
+            .nest("/2.0/mlflow", mlflow)
+            .nest("/2.0/mlflow-artifacts", artifacts_api())
+            .route("/3.0/mlflow/server-info", get(meta::server_info))
+    };
     let app = Router::new()
-        .nest("/api", api.clone())
-        .nest("/ajax-api", api)
+        .nest("/api", api(mlflow_api()))
+        .nest("/ajax-api", api(mlflow_api().merge(ajax_only_api())))
         .route("/health", get(meta::health))
         .route("/version", get(meta::version))
         .route("/get-artifact", get(artifacts::get_run_artifact))

@@ -11,9 +11,9 @@ pub mod sql;
 use async_trait::async_trait;
 use ferroflow_core::Result;
 use ferroflow_core::entities::{
-    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, ModelVersion, Page, Param, Point, RegisteredModel, Run, RunInfo, RunStatus, Tag,
-    ViewType,
+    DatasetInput, DatasetSummary, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus,
+    Metric, ModelInput, ModelOutput, ModelVersion, Page, Param, Point, RegisteredModel, Run,
+    RunInfo, RunStatus, Tag, ViewType,
 };
 use futures_util::stream::BoxStream;
 
@@ -157,6 +157,21 @@ pub trait TrackingStore: Send + Sync + 'static {
         let _ = start_step;
         self.metric_history(run_id, key, None, None).await
     }
+    /// Every point of `key` for several runs, ordered by run id, then timestamp, step and
+    /// value, at most `max_results` in all (MLflow's `get-history-bulk`). Unknown runs
+    /// contribute nothing.
+    async fn metric_history_bulk(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        max_results: i64,
+    ) -> Result<Vec<Metric>>;
+    /// The datasets logged to runs of these experiments, one row per distinct
+    /// (experiment, name, digest, context), at most 1,000.
+    async fn search_dataset_summaries(
+        &self,
+        experiment_ids: &[String],
+    ) -> Result<Vec<DatasetSummary>>;
     /// Points of `key` for several runs with `start_step <= step <= end_step`, at most
     /// `max_results` per run, evenly sampled over the steps when there are more.
     async fn metric_history_bulk_interval(

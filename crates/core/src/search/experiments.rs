@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use super::ast::{Cond, Expr, Op, OrderBy, RawKey, Value};
 use super::like::{ilike, like};
-use super::{bind_order_by, check_op, parse_and_bind};
+use super::{bind_order_by, check_comparator, parse_and_bind, py_set};
 use crate::entities::Experiment;
 use crate::error::{Error, Result};
 
@@ -38,67 +38,97 @@ pub enum ExperimentKey {
 
 pub type ExperimentFilter = Expr<ExperimentKey>;
 
+const VALID_KEYS: &[&str] = &["experiment_id", "name", "creation_time", "last_update_time"];
+
 fn bind_key(raw: &RawKey) -> Result<ExperimentKey> {
     let entity = raw.entity.as_deref().map(str::to_ascii_lowercase);
     match entity.as_deref() {
         Some("tag" | "tags") => Ok(ExperimentKey::Tag(raw.key.clone())),
-        None | Some("attribute" | "attributes" | "attr") => {
-            Ok(ExperimentKey::Attr(match raw.key.as_str() {
-                "experiment_id" => ExperimentAttr::ExperimentId,
-                "name" => ExperimentAttr::Name,
-                "creation_time" => ExperimentAttr::CreationTime,
-                "last_update_time" => ExperimentAttr::LastUpdateTime,
-                other => {
-                    return Err(Error::invalid_param(format!(
-                        "Invalid attribute key '{other}' specified. Valid keys are experiment_id, name, creation_time, last_update_time"
-                    )));
-                }
-            }))
-        }
-        Some(other) => Err(Error::invalid_param(format!(
-            "Invalid entity type '{other}'. Valid entity types are attribute, tags"
+        None | Some("attribute") => Ok(ExperimentKey::Attr(match raw.key.as_str() {
+            "experiment_id" => ExperimentAttr::ExperimentId,
+            "name" => ExperimentAttr::Name,
+            "creation_time" => ExperimentAttr::CreationTime,
+            "last_update_time" => ExperimentAttr::LastUpdateTime,
+            other => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid attribute key '{other}' specified. Valid keys are '{}'",
+                    py_set(VALID_KEYS)
+                )));
+            }
+        })),
+        Some(_) => Err(Error::invalid_param(format!(
+            "Invalid entity type '{}'. Valid entity types are ('attribute', 'tag', 'tags')",
+            raw.entity.as_deref().unwrap_or_default()
         ))),
     }
 }
 
+/// Binds one comparison with MLflow's checks, in its order: the key, `IS NULL`'s reach,
+/// the value's type, then the comparator.
 fn bind_cond(c: Cond<RawKey>) -> Result<Cond<ExperimentKey>> {
     let key = bind_key(&c.key)?;
-    let what = format!("'{}'", c.key.key);
+    let v = c.value.describe();
+    if matches!(c.op, Op::IsNull | Op::IsNotNull) && !matches!(key, ExperimentKey::Tag(_)) {
+        return Err(Error::invalid_param(format!(
+            "IS NULL / IS NOT NULL is only supported for tags, not for attribute '{}'",
+            c.key.key
+        )));
+    }
     match key {
-        ExperimentKey::Attr(ExperimentAttr::ExperimentId) => {
-            check_op(&what, c.op, &[Op::Eq, Op::Ne, Op::In, Op::NotIn])?;
-            let ids: Vec<&str> = match &c.value {
-                Value::Str(s) | Value::Num(s) => vec![s.as_str()],
-                Value::List(l) => l.iter().map(String::as_str).collect(),
-                Value::None => vec![],
-            };
-            for id in ids {
-                crate::validation::parse_experiment_id(id)?;
+        ExperimentKey::Attr(a) if a.is_numeric() && a != ExperimentAttr::ExperimentId => {
+            if !matches!(c.value, Value::Num(_)) {
+                return Err(Error::invalid_param(format!(
+                    "Expected numeric value type for numeric attribute: {}. Found {v}",
+                    c.key.key
+                )));
+            }
+            check_comparator(c.op, Op::NUMERIC)?;
+            if !matches!(&c.value, Value::Num(n) if n.parse::<i64>().is_ok()) {
+                return Err(Error::invalid_param(format!(
+                    "Invalid value for numeric attribute '{}': '{v}'",
+                    c.key.key
+                )));
             }
         }
-        ExperimentKey::Attr(a) if a.is_numeric() => {
-            check_op(&what, c.op, Op::NUMERIC)?;
+        ExperimentKey::Attr(a) => {
             match &c.value {
-                Value::Num(n) if n.parse::<i64>().is_ok() => {}
-                other => {
+                Value::Str(_) => {}
+                Value::List(_) if a == ExperimentAttr::ExperimentId => {}
+                Value::List(_) => {
+                    return Err(Error::invalid_param(
+                        "Only ['experiment_id'] attributes support comparison with a list of quoted string values.",
+                    ));
+                }
+                _ => {
                     return Err(Error::invalid_param(format!(
-                        "Invalid value for numeric attribute {what}: {}",
-                        other.describe()
+                        "Expected a quoted string value for attributes. Got value {v}"
                     )));
                 }
             }
-        }
-        ExperimentKey::Attr(_) => {
-            check_op(
-                &what,
-                c.op,
-                &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn],
-            )?;
-            expect_string(&what, &c)?;
+            check_comparator(c.op, Op::STRING)?;
+            if a == ExperimentAttr::ExperimentId {
+                let ids: Vec<&str> = match &c.value {
+                    Value::Str(s) => vec![s.as_str()],
+                    Value::List(l) => l.iter().map(String::as_str).collect(),
+                    _ => vec![],
+                };
+                for id in ids {
+                    crate::validation::parse_experiment_id(id)?;
+                }
+            }
         }
         ExperimentKey::Tag(_) => {
-            check_op(&what, c.op, Op::KEYED_STRING)?;
-            expect_string(&what, &c)?;
+            if !matches!(c.value, Value::Str(_) | Value::None) {
+                return Err(Error::invalid_param(format!(
+                    "Expected a quoted string value for tag (e.g. 'my-value'). Got value {v}"
+                )));
+            }
+            if !Op::KEYED_STRING.contains(&c.op) {
+                return Err(Error::invalid_param(format!(
+                    "Invalid comparator for tag: {}",
+                    c.op.as_str()
+                )));
+            }
         }
     }
     Ok(Cond {
@@ -106,18 +136,6 @@ fn bind_cond(c: Cond<RawKey>) -> Result<Cond<ExperimentKey>> {
         op: c.op,
         value: c.value,
     })
-}
-
-fn expect_string<K>(what: &str, c: &Cond<K>) -> Result<()> {
-    match (&c.op, &c.value) {
-        (Op::IsNull | Op::IsNotNull, Value::None)
-        | (Op::In | Op::NotIn, Value::List(_))
-        | (_, Value::Str(_)) => Ok(()),
-        (_, v) => Err(Error::invalid_param(format!(
-            "Expected a quoted string value for {what}. Got value {}",
-            v.describe()
-        ))),
-    }
 }
 
 pub fn parse_experiment_filter(filter: &str) -> Result<Option<ExperimentFilter>> {

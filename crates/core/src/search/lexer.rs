@@ -109,8 +109,29 @@ pub fn tokenize(input: &str) -> Result<Vec<Tok>> {
             }
             '`' => {
                 let (s, next) = read_quoted(&chars, i + 1, '`')?;
-                toks.push(Tok::Backtick(s));
                 i = next;
+                // A backquoted entity, `metrics`.m or `metrics`.`m x`, as MLflow reads it.
+                if chars.get(i) == Some(&'.')
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|c| word_char(*c) || *c == '`' || *c == '"')
+                {
+                    i += 1;
+                    if chars[i] == '`' || chars[i] == '"' {
+                        let (key, next) = read_quoted(&chars, i + 1, chars[i])?;
+                        toks.push(Tok::QuotedKey { entity: s, key });
+                        i = next;
+                    } else {
+                        let start = i;
+                        while i < chars.len() && word_char(chars[i]) {
+                            i += 1;
+                        }
+                        let key: String = chars[start..i].iter().collect();
+                        toks.push(Tok::Word(format!("{s}.{key}")));
+                    }
+                } else {
+                    toks.push(Tok::Backtick(s));
+                }
             }
             c if c.is_ascii_digit()
                 || ((c == '-' || c == '+' || c == '.')

@@ -21,6 +21,32 @@ pub use parser::{parse_filter, parse_order_by};
 
 use crate::error::{Error, Result};
 
+/// A list of strings as Python prints a set of them, `{'a', 'b'}`: MLflow's messages
+/// name valid keys and comparators that way.
+pub(crate) fn py_set(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("'{i}'")).collect();
+    format!("{{{}}}", quoted.join(", "))
+}
+
+/// MLflow's refusal of a comparator a key does not take.
+pub(crate) fn comparator_error(op: Op, allowed: &[Op]) -> Error {
+    let names: Vec<&str> = allowed.iter().map(|o| o.as_str()).collect();
+    Error::invalid_param(format!(
+        "Invalid comparator '{}' not one of '{}'",
+        op.as_str(),
+        py_set(&names)
+    ))
+}
+
+/// Refuses `op` unless it is one of `allowed`, as MLflow words it.
+pub(crate) fn check_comparator(op: Op, allowed: &[Op]) -> Result<()> {
+    if allowed.contains(&op) {
+        Ok(())
+    } else {
+        Err(comparator_error(op, allowed))
+    }
+}
+
 pub(crate) fn check_op(what: &str, op: Op, allowed: &[Op]) -> Result<()> {
     if allowed.contains(&op) {
         Ok(())

@@ -96,6 +96,10 @@ impl Parser {
         let mut parts = vec![self.atom()?];
         while is_kw(self.peek(), "AND") {
             self.pos += 1;
+            // MLflow ignores a dangling `AND` at the end of a filter.
+            if self.peek().is_none() {
+                break;
+            }
             parts.push(self.atom()?);
         }
         Ok(if parts.len() == 1 {
@@ -248,24 +252,29 @@ pub fn parse_filter(input: &str) -> Result<Option<Expr<RawKey>>> {
     Ok(Some(e))
 }
 
-/// Parses one order-by clause: `key [ASC|DESC]`.
+/// Parses one order-by clause: `key [ASC|DESC]`, refused with MLflow's messages.
 pub fn parse_order_by(input: &str) -> Result<OrderBy<RawKey>> {
-    let bad = || {
+    let unparsable = || {
         Error::invalid_param(format!(
-            "Invalid order_by clause '{input}'. Could not be parsed; expected '<key> [ASC|DESC]'."
+            "Invalid order_by clause '{input}'. Could not be parsed."
         ))
     };
-    let mut p = Parser::new(input)?;
-    let key = p.key().map_err(|_| bad())?;
-    let ascending = match p.next() {
+    let mut p = Parser::new(input).map_err(|_| unparsable())?;
+    let key = p.key().map_err(|_| unparsable())?;
+    let direction = p.next();
+    if p.peek().is_some() {
+        return Err(unparsable());
+    }
+    let ascending = match direction {
         None => true,
         Some(Tok::Word(w)) if w.eq_ignore_ascii_case("ASC") => true,
         Some(Tok::Word(w)) if w.eq_ignore_ascii_case("DESC") => false,
-        _ => return Err(bad()),
+        _ => {
+            return Err(Error::invalid_param(format!(
+                "Invalid ordering key in order_by clause '{input}'."
+            )));
+        }
     };
-    if p.peek().is_some() {
-        return Err(bad());
-    }
     Ok(OrderBy { key, ascending })
 }
 
@@ -351,7 +360,7 @@ mod tests {
             "metrics.a >",
             "metrics.a 1",
             "(metrics.a > 1",
-            "metrics.a > 1 AND",
+            "metrics.a > 1 AND AND",
             "metrics.a > 1 metrics.b < 2",
             "IN ('a')",
             "a IN 'x'",
@@ -364,6 +373,15 @@ mod tests {
             );
         }
         assert!(parse_filter("  ").unwrap().is_none());
+        // A dangling AND at the very end is ignored, as MLflow does.
+        assert!(matches!(
+            parse_filter("metrics.a > 1 AND").unwrap(),
+            Some(Expr::Cond(_))
+        ));
+        assert!(matches!(
+            parse_filter("`metrics`.a > 1").unwrap(),
+            Some(Expr::Cond(_))
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use super::ast::{Cond, Expr, Op, OrderBy, RawKey, Value};
 use super::like::{ilike, like};
-use super::{bind_order_by, check_op, parse_and_bind};
+use super::{bind_order_by, check_comparator, parse_and_bind, py_set};
 use crate::entities::Run;
 use crate::error::{Error, Result};
 
@@ -68,8 +68,21 @@ pub enum RunKey {
 
 pub type RunFilter = Expr<RunKey>;
 
-const VALID_ATTRS: &str =
-    "run_id, run_name, status, start_time, end_time, artifact_uri, user_id, created";
+const VALID_ATTRS: &[&str] = &[
+    "run_id",
+    "run_name",
+    "Run name",
+    "Run Name",
+    "run name",
+    "status",
+    "start_time",
+    "created",
+    "Created",
+    "end_time",
+    "artifact_uri",
+    "user_id",
+];
+const VALID_ENTITIES: &str = "['metric', 'parameter', 'tag', 'attribute', 'dataset']";
 
 fn bind_key(raw: &RawKey) -> Result<RunKey> {
     let entity = raw.entity.as_deref().map(str::to_ascii_lowercase);
@@ -84,56 +97,106 @@ fn bind_key(raw: &RawKey) -> Result<RunKey> {
             "context" => DatasetField::Context,
             _ => {
                 return Err(Error::invalid_param(format!(
-                    "Invalid dataset key '{key}'. Valid keys are name, digest, context"
+                    "Invalid dataset key '{key}' specified. Valid keys are '{}'",
+                    py_set(&["name", "digest", "context"])
                 )));
             }
         }),
         None | Some("attribute" | "attributes" | "attr" | "run") => {
             RunKey::Attr(RunAttr::parse(&key).ok_or_else(|| {
                 Error::invalid_param(format!(
-                    "Invalid attribute key '{key}' specified. Valid keys are {VALID_ATTRS}"
+                    "Invalid attribute key '{key}' specified. Valid keys are '{}'",
+                    py_set(VALID_ATTRS)
                 ))
             })?)
         }
-        Some(other) => {
+        Some(_) => {
             return Err(Error::invalid_param(format!(
-                "Invalid entity type '{other}'. Valid values are metrics, params, tags, attributes, datasets"
+                "Invalid entity type '{}'. Valid values are {VALID_ENTITIES}",
+                raw.entity.as_deref().unwrap_or_default()
             )));
         }
     })
 }
 
+/// Binds one comparison, checking what MLflow checks in its order: the key, `IS NULL`'s
+/// reach, the value's type, then the comparator.
 fn bind_cond(c: Cond<RawKey>) -> Result<Cond<RunKey>> {
     let key = bind_key(&c.key)?;
-    let what = match &key {
-        RunKey::Metric(k) => format!("metric '{k}'"),
-        RunKey::Param(k) => format!("param '{k}'"),
-        RunKey::Tag(k) => format!("tag '{k}'"),
-        RunKey::Attr(_) => format!("attribute '{}'", c.key.key),
-        RunKey::Dataset(_) => format!("dataset '{}'", c.key.key),
+    let kind = match &key {
+        RunKey::Metric(_) => "metric",
+        RunKey::Param(_) => "parameter",
+        RunKey::Tag(_) => "tag",
+        RunKey::Attr(_) => "attribute",
+        RunKey::Dataset(_) => "dataset",
     };
+    if matches!(c.op, Op::IsNull | Op::IsNotNull)
+        && !matches!(key, RunKey::Param(_) | RunKey::Tag(_))
+    {
+        return Err(Error::invalid_param(format!(
+            "IS NULL / IS NOT NULL is only supported for tags and params, not for '{kind}' '{}'",
+            c.key.key
+        )));
+    }
+    let v = c.value.describe();
+    let is_null = matches!(c.value, Value::None);
     match &key {
         RunKey::Metric(_) => {
-            check_op(&what, c.op, Op::NUMERIC)?;
-            number(&what, &c.value)?;
+            if !matches!(c.value, Value::Num(_)) {
+                return Err(Error::invalid_param(format!(
+                    "Expected numeric value type for metric. Found {v}"
+                )));
+            }
+            check_comparator(c.op, Op::NUMERIC)?;
         }
         RunKey::Attr(a) if a.is_numeric() => {
-            check_op(&what, c.op, Op::NUMERIC)?;
-            let n = number(&what, &c.value)?;
+            if !matches!(c.value, Value::Num(_)) {
+                return Err(Error::invalid_param(format!(
+                    "Expected numeric value type for numeric attribute: {}. Found {v}",
+                    c.key.key
+                )));
+            }
+            check_comparator(c.op, Op::NUMERIC)?;
+            let n = number(&c.value)?;
             if n.fract() != 0.0 {
                 return Err(Error::invalid_param(format!(
-                    "Expected an integer value for {what}. Got {}",
-                    c.value.describe()
+                    "Expected an integer value for numeric attribute: {}. Found {v}",
+                    c.key.key
                 )));
             }
         }
         RunKey::Param(_) | RunKey::Tag(_) => {
-            check_op(&what, c.op, Op::KEYED_STRING)?;
-            string(&what, c.op, &c.value)?;
+            if !is_null && !matches!(c.value, Value::Str(_)) {
+                return Err(Error::invalid_param(format!(
+                    "Expected a quoted string value for {kind} (e.g. 'my-value'). Got value {v}"
+                )));
+            }
+            check_comparator(c.op, Op::KEYED_STRING)?;
         }
-        RunKey::Attr(_) | RunKey::Dataset(_) => {
-            check_op(&what, c.op, Op::STRING)?;
-            string(&what, c.op, &c.value)?;
+        RunKey::Attr(a) => {
+            match &c.value {
+                Value::Str(_) => {}
+                Value::List(_) if *a == RunAttr::RunId => {}
+                Value::List(_) => {
+                    return Err(Error::invalid_param(
+                        "Only ['run_id'] attributes support comparison with a list of quoted string values.",
+                    ));
+                }
+                _ => {
+                    return Err(Error::invalid_param(format!(
+                        "Expected a quoted string value for attributes. Got value {v}"
+                    )));
+                }
+            }
+            check_comparator(c.op, Op::STRING)?;
+        }
+        RunKey::Dataset(_) => {
+            if !matches!(c.value, Value::Str(_) | Value::List(_)) {
+                return Err(Error::invalid_param(format!(
+                    "Expected a quoted string value for dataset attributes. Got value {v}"
+                )));
+            }
+            check_comparator(c.op, Op::STRING)?;
         }
     }
     Ok(Cond {
@@ -143,25 +206,13 @@ fn bind_cond(c: Cond<RawKey>) -> Result<Cond<RunKey>> {
     })
 }
 
-fn number(what: &str, v: &Value) -> Result<f64> {
+fn number(v: &Value) -> Result<f64> {
     match v {
         Value::Num(n) => n.parse::<f64>().map_err(|_| {
-            Error::invalid_param(format!("Expected numeric value type for {what}. Found {n}"))
+            Error::invalid_param(format!("Expected numeric value type for metric. Found {n}"))
         }),
         other => Err(Error::invalid_param(format!(
-            "Expected numeric value type for {what}. Found {}",
-            other.describe()
-        ))),
-    }
-}
-
-fn string(what: &str, op: Op, v: &Value) -> Result<()> {
-    match (op, v) {
-        (Op::IsNull | Op::IsNotNull, Value::None) => Ok(()),
-        (Op::In | Op::NotIn, Value::List(_)) => Ok(()),
-        (_, Value::Str(_)) => Ok(()),
-        (_, other) => Err(Error::invalid_param(format!(
-            "Expected a quoted string value for {what} (e.g. 'my-value'). Got value {}",
+            "Expected numeric value type for metric. Found {}",
             other.describe()
         ))),
     }

@@ -396,14 +396,61 @@ pub async fn get_run_artifact(
     download(loc.repo.as_ref(), &loc.path(&rel)?, &headers).await
 }
 
+/// `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=&path=`: the UI's upload of one file
+/// into a run's artifacts, checked in the reference's order and with its messages.
 pub async fn upload_run_artifact(State(s): State<AppState>, req: Request) -> ApiResult<Response> {
     let q = Fields::from_query(req.uri().query().unwrap_or(""));
-    let run_id = q.req_str_any(&["run_uuid", "run_id"])?;
-    let rel = q.req_str("path")?;
+    let required = |name: &str| -> ApiResult<String> {
+        q.opt_str(name)?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::invalid_param(format!("Request must specify {name}.")).into())
+    };
+    let run_id = required("run_uuid")?;
+    let rel = safe_path(&required("path")?)?;
+    // As for Flask's `request.data`: a form body is not data, nor is an empty one.
+    let h = req.headers();
+    let form = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.starts_with("application/x-www-form-urlencoded")
+                || ct.starts_with("multipart/form-data")
+        });
+    let length = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = h.contains_key(header::TRANSFER_ENCODING);
+    if form || rel.is_empty() || (length.unwrap_or(0) == 0 && !chunked) {
+        return Err(Error::invalid_param("Request must specify data.").into());
+    }
     let (_, loc) = run_location(&s, &run_id).await?;
     let path = loc.path(&rel)?;
     loc.repo.write(&path, body_stream(req)).await?;
-    Ok(empty())
+    let mut resp = Response::new(Body::empty());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// `/ajax-api/2.0/mlflow/logged-models/<id>/artifacts/files?artifact_file_path=`: one
+/// file of a logged model's artifacts.
+pub async fn logged_model_file(
+    s: &AppState,
+    artifact_uri: &str,
+    f: &Fields,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let Some(rel) = f.opt_str("artifact_file_path")? else {
+        return Err(Error::bad_request(
+            "Request must include the \"artifact_file_path\" query parameter.",
+        )
+        .into());
+    };
+    let loc = resolve(s, artifact_uri)?;
+    download(loc.repo.as_ref(), &loc.path(&rel)?, headers).await
 }
 
 /// Lists a logged model's artifacts.

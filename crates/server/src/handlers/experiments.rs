@@ -76,9 +76,13 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
         view: f
             .opt_enum("view_type", VIEW_TYPES)?
             .unwrap_or(ViewType::ActiveOnly),
-        max_results: f
-            .opt_i64("max_results")?
-            .unwrap_or(DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS),
+        // MLflow defaults a query string's page size, but reads a JSON body without one
+        // as 0, which it refuses.
+        max_results: f.opt_i64("max_results")?.unwrap_or(if f.is_query() {
+            DEFAULT_SEARCH_EXPERIMENTS_MAX_RESULTS
+        } else {
+            0
+        }),
         order_by: f.str_list("order_by")?,
         page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
     };
@@ -131,4 +135,28 @@ pub async fn delete_tag(State(s): State<AppState>, f: Fields) -> ApiResult<Respo
         .delete_experiment_tag(&id, &f.req_str("key")?)
         .await?;
     Ok(empty())
+}
+
+/// MLflow's bound on `search-datasets`.
+const MAX_EXPERIMENTS_SEARCH_DATASETS: usize = 20;
+
+/// `/ajax-api/2.0/mlflow/experiments/search-datasets`: the datasets of experiments (the
+/// UI's dataset filter).
+pub async fn search_datasets(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let ids = f.str_list("experiment_ids")?;
+    if ids.is_empty() {
+        return Err(Error::invalid_param(
+            "SearchDatasets request must specify at least one experiment_id.",
+        )
+        .into());
+    }
+    if ids.len() > MAX_EXPERIMENTS_SEARCH_DATASETS {
+        return Err(Error::invalid_param(format!(
+            "SearchDatasets request cannot specify more than {MAX_EXPERIMENTS_SEARCH_DATASETS} experiment_ids. Received {} experiment_ids.",
+            ids.len()
+        ))
+        .into());
+    }
+    let summaries = s.store.search_dataset_summaries(&ids).await?;
+    Ok(json(&serde_json::json!({ "dataset_summaries": summaries })))
 }

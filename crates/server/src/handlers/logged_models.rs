@@ -141,3 +141,13 @@ pub async fn list_artifacts(
     let rel = f.opt_str("artifact_directory_path")?.unwrap_or_default();
     artifacts::list_model_artifacts(&s, &model.info.artifact_uri, &rel).await
 }
+
+pub async fn artifact_file(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    f: Fields,
+) -> ApiResult<Response> {
+    let model = s.store.get_logged_model(&id).await?;
+    artifacts::logged_model_file(&s, &model.info.artifact_uri, &f, &headers).await
+}

@@ -100,6 +100,44 @@ struct Bulk {
     metrics: Vec<Metric>,
 }
 
+/// MLflow's bounds for `get-history-bulk`.
+const MAX_RUNS_HISTORY_BULK: usize = 100;
+const MAX_HISTORY_BULK_RESULTS: i64 = 25_000;
+
+/// `/ajax-api/2.0/mlflow/metrics/get-history-bulk?run_id=..&run_id=..&metric_key=`: the
+/// whole histories of several runs (the UI's route before the interval one).
+pub async fn get_history_bulk(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let run_ids = f.str_list("run_id")?;
+    if run_ids.is_empty() {
+        return Err(Error::invalid_param(
+            "GetMetricHistoryBulk request must specify at least one run_id.",
+        )
+        .into());
+    }
+    if run_ids.len() > MAX_RUNS_HISTORY_BULK {
+        return Err(Error::invalid_param(format!(
+            "GetMetricHistoryBulk request cannot specify more than {MAX_RUNS_HISTORY_BULK} run_ids. Received {} run_ids.",
+            run_ids.len()
+        ))
+        .into());
+    }
+    let Some(key) = f.opt_str("metric_key")? else {
+        return Err(Error::invalid_param(
+            "GetMetricHistoryBulk request must specify a metric_key.",
+        )
+        .into());
+    };
+    let max_results = f
+        .opt_i64("max_results")?
+        .unwrap_or(MAX_HISTORY_BULK_RESULTS)
+        .min(MAX_HISTORY_BULK_RESULTS);
+    let metrics = s
+        .store
+        .metric_history_bulk(&run_ids, &key, max_results)
+        .await?;
+    Ok(json(&serde_json::json!({ "metrics": metrics })))
+}
+
 pub async fn get_history_bulk_interval(
     State(s): State<AppState>,
     f: Fields,

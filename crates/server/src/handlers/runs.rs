@@ -42,7 +42,8 @@ pub async fn create(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
             .unwrap_or_else(|| "0".into()),
         user_id: f.opt_str("user_id")?,
         run_name: f.opt_str("run_name")?,
-        start_time: f.opt_i64("start_time")?,
+        // MLflow stores what the request says; a request without one starts at 0.
+        start_time: Some(f.opt_i64("start_time")?.unwrap_or(0)),
         tags: tags(&f, "tags")?,
     };
     Ok(json(&OneRun {

@@ -9,8 +9,7 @@ use ferroflow_core::search::experiments::{
 };
 use ferroflow_core::search::{Op, OrderBy, Value};
 use ferroflow_core::validation::{
-    MAX_RESULTS_SEARCH_EXPERIMENTS, parse_experiment_id, validate_experiment_name,
-    validate_experiment_tag,
+    self, parse_experiment_id, validate_experiment_name, validate_experiment_tag,
 };
 use ferroflow_core::{Error, Result, now_millis, page_token};
 
@@ -242,12 +241,7 @@ fn compile_filter(d: Dialect, f: &ExperimentFilter, sql: &mut Sql) -> Result<()>
 }
 
 pub async fn search(store: &SqlStore, s: crate::ExperimentSearch) -> Result<Page<Experiment>> {
-    if s.max_results < 1 || s.max_results > MAX_RESULTS_SEARCH_EXPERIMENTS {
-        return Err(Error::invalid_param(format!(
-            "Invalid value {} for parameter 'max_results' supplied. It must be at most {MAX_RESULTS_SEARCH_EXPERIMENTS}, and at least 1.",
-            s.max_results
-        )));
-    }
+    validation::validate_search_experiments_max_results(s.max_results)?;
     let filter = parse_experiment_filter(&s.filter)?;
     let order = parse_experiment_order_by(&s.order_by)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;

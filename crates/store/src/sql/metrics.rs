@@ -118,6 +118,35 @@ pub fn sample_steps(steps: &[i64], max: usize) -> BTreeSet<i64> {
     (0..max).map(|i| steps[i * last / (max - 1)]).collect()
 }
 
+pub async fn bulk(
+    store: &SqlStore,
+    run_ids: &[String],
+    key: &str,
+    max_results: i64,
+) -> Result<Vec<Metric>> {
+    let run_ids = run_ids.to_vec();
+    let key = key.to_string();
+    store
+        .read
+        .read(move |c| {
+            let mut sql = Sql::new(
+                "SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics WHERE key = ? AND run_uuid IN ",
+            );
+            sql.arg(&key).push_list(run_ids.iter().cloned());
+            sql.push(" ORDER BY run_uuid, timestamp, step, value LIMIT ?")
+                .arg(max_results.max(0));
+            c.query(&sql)?
+                .iter()
+                .map(|r| {
+                    let mut m = metric_from_row(r)?;
+                    m.run_id = Some(r.str("run_uuid")?);
+                    Ok(m)
+                })
+                .collect()
+        })
+        .await
+}
+
 pub async fn bulk_interval(
     store: &SqlStore,
     run_ids: &[String],

@@ -23,8 +23,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use ferroflow_core::entities::{
-    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, ModelVersion, Page, Param, RegisteredModel, Run, RunInfo, Tag,
+    DatasetInput, DatasetSummary, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus,
+    Metric, ModelInput, ModelOutput, ModelVersion, Page, Param, RegisteredModel, Run, RunInfo, Tag,
 };
 use ferroflow_core::validation::LongValues;
 use ferroflow_core::{Error, Result};
@@ -275,6 +275,20 @@ impl TrackingStore for SqlStore {
         start_step: i64,
     ) -> Result<MetricHistory> {
         metrics::history(self, run_id, key, None, None, Some(start_step)).await
+    }
+    async fn metric_history_bulk(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        max_results: i64,
+    ) -> Result<Vec<Metric>> {
+        metrics::bulk(self, run_ids, key, max_results).await
+    }
+    async fn search_dataset_summaries(
+        &self,
+        experiment_ids: &[String],
+    ) -> Result<Vec<DatasetSummary>> {
+        runs::dataset_summaries(self, experiment_ids).await
     }
     async fn metric_history_bulk_interval(
         &self,

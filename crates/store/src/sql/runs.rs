@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use ferroflow_core::entities::{
-    Dataset, DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
-    RunInputs, RunOutputs, Tag,
+    Dataset, DatasetInput, DatasetSummary, LifecycleStage, Metric, ModelInput, ModelOutput, Run,
+    RunData, RunInfo, RunInputs, RunOutputs, Tag,
 };
 use ferroflow_core::validation::{
     self, MAX_RUN_NAME_LENGTH, parse_experiment_id, validate_batch_limits, validate_metric,
@@ -800,6 +800,45 @@ pub async fn purge(store: &SqlStore, run_id: &str) -> Result<()> {
                 c.execute(&Sql::new(stmt).with(&run_id))?;
             }
             Ok(())
+        })
+        .await
+}
+
+/// The most dataset summaries one search answers, as MLflow caps them.
+const MAX_DATASET_SUMMARIES: i64 = 1000;
+
+pub async fn dataset_summaries(
+    store: &SqlStore,
+    experiment_ids: &[String],
+) -> Result<Vec<DatasetSummary>> {
+    let ids = experiment_ids
+        .iter()
+        .map(|id| parse_experiment_id(id))
+        .collect::<Result<Vec<_>>>()?;
+    store
+        .read
+        .read(move |c| {
+            // The context is a left join: an input without one is still listed.
+            let mut sql = Sql::new(
+                "SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value AS context FROM datasets d \
+                 JOIN inputs i ON i.source_id = d.dataset_uuid \
+                 LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.name = 'mlflow.data.context' \
+                 WHERE d.experiment_id IN ",
+            );
+            sql.push_list(ids.iter().copied())
+                .push(" LIMIT ?")
+                .arg(MAX_DATASET_SUMMARIES);
+            c.query(&sql)?
+                .iter()
+                .map(|r| {
+                    Ok(DatasetSummary {
+                        experiment_id: r.i64("experiment_id")?.to_string(),
+                        name: r.str("name")?,
+                        digest: r.str("digest")?,
+                        context: r.opt_str("context")?,
+                    })
+                })
+                .collect()
         })
         .await
 }

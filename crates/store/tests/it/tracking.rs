@@ -245,6 +245,54 @@ async fn history_paginates() {
 }
 
 #[tokio::test]
+async fn bulk_history_orders_by_run_then_time_and_counts_overall() {
+    let t = new_store().await;
+    let s = &t.store;
+    let mut ids = vec![];
+    for _ in 0..3 {
+        let id = s.create_run(run_req("0")).await.unwrap().info.run_id;
+        // Logged with time running backwards against the steps.
+        let metrics = (0..4)
+            .map(|i| Metric::new("m", i as f64, 100 - i, i))
+            .collect();
+        s.log_batch(
+            &id,
+            Batch {
+                metrics,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let mut asked = ids.clone();
+    asked.push("no-such-run".into());
+    let got = s.metric_history_bulk(&asked, "m", 100).await.unwrap();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let want: Vec<(String, i64)> = sorted
+        .iter()
+        .flat_map(|id| (0..4).rev().map(move |step| (id.clone(), step)))
+        .collect();
+    let seen: Vec<(String, i64)> = got
+        .iter()
+        .map(|m| (m.run_id.clone().unwrap(), m.step))
+        .collect();
+    assert_eq!(seen, want);
+    assert_eq!(
+        s.metric_history_bulk(&asked, "m", 5).await.unwrap().len(),
+        5
+    );
+    assert!(
+        s.metric_history_bulk(&asked, "other", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn search_filters_and_orders() {
     let t = new_store().await;
     let s = &t.store;
