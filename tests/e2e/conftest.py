@@ -125,6 +125,18 @@ def reference(tmp_path_factory):
     ref.stop()
 
 
+@pytest.fixture(autouse=True)
+def clean_mlflow_environment():
+    """The client's fluent API leaves MLFLOW_* variables behind (set_experiment exports
+    MLFLOW_EXPERIMENT_ID); every test starts with the environment it was given."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for k in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        if k not in before:
+            del os.environ[k]
+    os.environ.update(before)
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

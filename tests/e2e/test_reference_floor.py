@@ -340,3 +340,98 @@ def test_routes_answer_as_the_reference(route_answers, index):
         by_run = lambda b: sorted(b.get("metrics", []), key=lambda m: m["run_id"])
         ours, ref = (ours[0], ours[1], by_run(ours[2])), (ref[0], ref[1], by_run(ref[2]))
     assert ours == ref
+
+
+# ---- registry: model version sources ----
+
+SOURCE_CASES = [
+    ("a run id that names no run, runs: source", {"source": "runs:/abc/model", "run_id": "abc"}),
+    ("a run id that names no run, object store", {"source": "s3://bucket/x", "run_id": "abcdef"}),
+    ("a run id that names no run, local path", {"source": "/tmp/x", "run_id": "abcdef"}),
+    ("the run's artifact URI", {"source": "{au}", "run_id": "{run}"}),
+    ("a path inside it", {"source": "{au}/model", "run_id": "{run}"}),
+    ("a dot path inside it", {"source": "{au}/.", "run_id": "{run}"}),
+    ("a path climbing back into it", {"source": "{au}/model/..", "run_id": "{run}"}),
+    ("a path climbing out of it", {"source": "{au}/model/../..", "run_id": "{run}"}),
+    ("another run's artifacts", {"source": "{au2}/model", "run_id": "{run}"}),
+    ("a local path outside", {"source": "/etc", "run_id": "{run}"}),
+    ("a local path without a run", {"source": "/etc"}),
+    ("a file URI without a run", {"source": "file:///etc"}),
+    ("a relative path", {"source": "model"}),
+    ("an object store without a run", {"source": "s3://b/k"}),
+    ("another run's runs: URI", {"source": "runs:/{run2}/model", "run_id": "{run}"}),
+    ("a runs: URI without a run id", {"source": "runs:/{run2}/model"}),
+    ("a proxied URI without a run", {"source": "mlflow-artifacts:/x/y"}),
+    ("a foreign http host", {"source": "http://example.invalid/x"}),
+    ("a version of an unknown model", {"source": "models:/{unique}/1"}),
+    ("a copy of a version", {"source": "models:/{model}/1"}),
+    ("a copy with another run id", {"source": "models:/{model}/1", "run_id": "{run2}"}),
+    ("a registry on another host", {"source": "models://profile/{model}/1"}),
+    ("no source", {"source": ""}),
+]
+
+
+@pytest.fixture(scope="module")
+def source_answers(both):
+    out = {}
+    for name, s in both.items():
+        # Local artifact roots, so that path containment is what is checked.
+        root = s.workdir / unique("mv-root")
+        exp = s.api("POST", "experiments/create", json={"name": unique(), "artifact_location": str(root)}).json()["experiment_id"]
+        run, run2 = new_run(s, exp), new_run(s, exp)
+        model = unique("floor-model")
+        s.api("POST", "registered-models/create", json={"name": model})
+        first = s.api("POST", "model-versions/create", json={"name": model, "source": f"runs:/{run['run_id']}/model", "run_id": run["run_id"]})
+        assert first.status_code == 200, first.text
+        ids = {"au": run["artifact_uri"], "au2": run2["artifact_uri"], "run": run["run_id"], "run2": run2["run_id"],
+               "model": model, "unique": unique("nope"), "root": str(root)}
+        out[name] = []
+        for _, body in SOURCE_CASES:
+            r = s.api("POST", "model-versions/create", json={"name": model, **fill(body, ids)})
+            b = r.json()
+            text = b.get("message") or b["model_version"]["source"]
+            for k in ("au2", "au", "root", "run2", "run", "model", "unique"):
+                text = text.replace(ids[k], "{" + k + "}")
+            out[name].append((r.status_code, b.get("error_code"), text))
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(SOURCE_CASES)), ids=[c[0] for c in SOURCE_CASES])
+def test_model_version_sources_are_checked_as_the_reference_checks_them(source_answers, index):
+    assert source_answers["ferroflow"][index] == source_answers["mlflow"][index]
+
+
+def test_a_version_registered_from_a_logged_model_is_noted_on_it(both):
+    import mlflow
+
+    tags = {}
+    for name, s in both.items():
+        c = mlflow.MlflowClient(s.url)
+        exp = c.create_experiment(unique())
+        m = c.create_logged_model(exp, name="model", source_run_id="123")
+        assert m.source_run_id == "123"
+        reg = unique("floor-model")
+        c.create_registered_model(reg)
+        for _ in range(2):
+            c.create_model_version(reg, m.model_uri, model_id=m.model_id)
+        tags[name] = c.get_logged_model(m.model_id).tags["mlflow.modelVersions"].replace(reg, "{reg}")
+    assert tags["ferroflow"] == tags["mlflow"] == '[{"name": "{reg}", "version": 1}, {"name": "{reg}", "version": 2}]'
+
+
+def test_logged_models_are_searched_in_the_references_order(both):
+    import mlflow
+
+    got = {}
+    for name, s in both.items():
+        c = mlflow.MlflowClient(s.url)
+        exp = c.create_experiment(unique())
+        for i in range(3):
+            c.create_logged_model(exp, name=f"n{i}")
+        got[name] = [
+            [m.name for m in c.search_logged_models([exp])],
+            [m.name for m in c.search_logged_models([exp], order_by=[{"field_name": "creation_timestamp", "ascending": False}])],
+            [m.name for m in c.search_logged_models([exp], order_by=[{"field_name": "creation_timestamp"}])],
+            [m.name for m in c.search_logged_models([exp], order_by=[{"field_name": "name", "ascending": False}])],
+        ]
+    assert got["ferroflow"] == got["mlflow"]
+    assert got["ferroflow"][0] == ["n2", "n1", "n0"]

@@ -230,9 +230,10 @@ def test_bad_input_gets_the_reference_codes(server, mlflow_client):
     assert (r.status_code, r.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     r = server.api("POST", "registered-models/create", json={"name": "m"})
     assert (r.status_code, r.json()["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
-    # A source that does not exist: no run behind it, or a path outside the run's artifacts.
+    # As the reference: a runs:/ source is taken as the run id names it, run or no run;
+    # a local path outside any run's artifacts is refused.
     r = server.api("POST", "model-versions/create", json={"name": "m", "source": "runs:/0123456789abcdef0123456789abcdef/model", "run_id": "0123456789abcdef0123456789abcdef"})
-    assert (r.status_code, r.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert r.status_code == 200 and r.json()["model_version"]["version"] == "1"
     r = server.api("POST", "model-versions/create", json={"name": "m", "source": "/etc"})
     assert (r.status_code, r.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     r = server.api("POST", "model-versions/create", json={"name": "m", "source": "runs:/abc/../../etc", "run_id": "abc"})

@@ -11,10 +11,12 @@ pub mod host_policy;
 pub mod ids;
 pub mod model_uri;
 pub mod page_token;
+pub mod pyjson;
 pub mod registry;
 pub mod search;
 pub mod uri;
 pub mod validation;
+pub mod version_source;
 
 pub use error::{Error, ErrorCode, Result};
 

@@ -75,10 +75,47 @@ pub async fn resolve(
         }
         Err(e) => return Err(e),
     };
+    // A version registered from `runs:/<run>/<path>` keeps that URI as its location, as
+    // MLflow does; it names the run's artifacts (or its logged model) at any moment.
+    let base = if base.starts_with("runs:/") {
+        runs_artifact_uri(tracking, &base).await?
+    } else {
+        base
+    };
     Ok(ResolvedModel {
         artifact_uri: uri::join(&base, &parsed.path),
         version: Some((name.clone(), version)),
     })
+}
+
+/// The artifact URI a `runs:/<run_id>/<path>` URI names: in MLflow 3, `log_model(name=
+/// "model")` makes a logged model of the run rather than a folder of its artifacts, so
+/// `runs:/<run>/model` names that model when there is one.
+async fn runs_artifact_uri(tracking: &dyn TrackingStore, any_uri: &str) -> Result<String> {
+    let rest = any_uri.trim_start_matches("runs:/").trim_start_matches('/');
+    let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if run_id.is_empty() {
+        return Err(Error::invalid_param(format!(
+            "'{any_uri}' has no run id; expected runs:/<run_id>/<path>"
+        )));
+    }
+    let run = tracking.get_run(run_id).await?;
+    let (first, rest) = path.split_once('/').unwrap_or((path, ""));
+    if !first.is_empty() && !first.contains('\'') {
+        let found = tracking
+            .search_logged_models(LoggedModelSearch {
+                experiment_ids: vec![run.info.experiment_id.clone()],
+                filter: format!("source_run_id = '{run_id}' AND name = '{first}'"),
+                order_by: vec![("creation_timestamp".into(), false)],
+                max_results: 1,
+                page_token: None,
+            })
+            .await?;
+        if let Some(m) = found.items.into_iter().next() {
+            return Ok(uri::join(&m.info.artifact_uri, rest));
+        }
+    }
+    Ok(uri::join(&run.info.artifact_uri, path))
 }
 
 /// The artifact URI behind any URI a command takes: `runs:/<run_id>/<path>`, any
@@ -88,33 +125,8 @@ pub async fn artifact_uri(
     registry: &dyn RegistryStore,
     any_uri: &str,
 ) -> Result<String> {
-    if let Some(rest) = any_uri.strip_prefix("runs:/") {
-        let rest = rest.trim_start_matches('/');
-        let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
-        if run_id.is_empty() {
-            return Err(Error::invalid_param(format!(
-                "'{any_uri}' has no run id; expected runs:/<run_id>/<path>"
-            )));
-        }
-        let run = tracking.get_run(run_id).await?;
-        // In MLflow 3, `log_model(name="model")` makes a logged model of the run rather
-        // than a folder of its artifacts; `runs:/<run>/model` names that model.
-        let (first, rest) = path.split_once('/').unwrap_or((path, ""));
-        if !first.is_empty() && !first.contains('\'') {
-            let found = tracking
-                .search_logged_models(LoggedModelSearch {
-                    experiment_ids: vec![run.info.experiment_id.clone()],
-                    filter: format!("source_run_id = '{run_id}' AND name = '{first}'"),
-                    order_by: vec![("creation_timestamp".into(), false)],
-                    max_results: 1,
-                    page_token: None,
-                })
-                .await?;
-            if let Some(m) = found.items.into_iter().next() {
-                return Ok(uri::join(&m.info.artifact_uri, rest));
-            }
-        }
-        return Ok(uri::join(&run.info.artifact_uri, path));
+    if any_uri.starts_with("runs:/") {
+        return runs_artifact_uri(tracking, any_uri).await;
     }
     if any_uri.starts_with("models:") {
         return Ok(resolve(tracking, registry, any_uri).await?.artifact_uri);

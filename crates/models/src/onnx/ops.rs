@@ -1,5 +1,6 @@
 //! `ai.onnx.ml` operators that scikit-learn models converted by skl2onnx use and tract does
-//! not ship: `Scaler` and `TreeEnsembleRegressor`, registered through tract's public op
+//! not ship, or ships too slowly to serve: `Scaler`, `TreeEnsembleRegressor` and
+//! `TreeEnsembleClassifier` (one forest walk for both), registered through tract's public op
 //! register. (`ZipMap` produces a sequence of maps, which tract's tensors cannot hold: it is
 //! applied when the answer is written, see `super::ZipMap`.)
 
@@ -10,7 +11,19 @@ use tract_onnx::tract_hir::internal::*;
 pub fn register(reg: &mut OnnxOpRegister) {
     reg.insert("Scaler", scaler);
     reg.insert("TreeEnsembleRegressor", tree_ensemble_regressor);
+    // tract's own classifier walks its trees through ndarray views at about 10 ms a row;
+    // ours shares the regressor's forest. Forms ours does not take (the two-class layout
+    // with one score column) still go to tract's.
+    if let Some(fallback) = reg.0.get("TreeEnsembleClassifier").copied() {
+        TRACT_CLASSIFIER.get_or_init(|| fallback);
+    }
+    reg.insert("TreeEnsembleClassifier", tree_ensemble_classifier);
 }
+
+type OpBuilder =
+    fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
+
+static TRACT_CLASSIFIER: std::sync::OnceLock<OpBuilder> = std::sync::OnceLock::new();
 
 // ---- Scaler: y = (x - offset) * scale, per feature or broadcast -------------------------
 
@@ -237,8 +250,18 @@ fn tree_ensemble_regressor(
     };
     let targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(1);
     node.expect(targets > 0, "n_targets > 0")?;
-    let targets = targets as usize;
+    let forest = forest(node, "target", targets as usize, aggregate)?;
+    Ok((expand(TreeRegressorExpansion(Arc::new(forest))), vec![]))
+}
 
+/// The trees of a `TreeEnsembleRegressor` (leaf weights in `target_*`) or of a
+/// `TreeEnsembleClassifier` (in `class_*`), with `outputs` values per row.
+fn forest(
+    node: &NodeProto,
+    prefix: &str,
+    targets: usize,
+    aggregate: Aggregate,
+) -> TractResult<Forest> {
     let tree_ids: Vec<i64> = node.get_attr_vec("nodes_treeids")?;
     let node_ids: Vec<i64> = node.get_attr_vec("nodes_nodeids")?;
     let features: Vec<i64> = node.get_attr_vec("nodes_featureids")?;
@@ -277,17 +300,21 @@ fn tree_ensemble_regressor(
             .ok_or_else(|| format_err!("tree {tree} refers to node {id}, which it does not have"))
     };
 
-    let t_trees: Vec<i64> = node.get_attr_vec("target_treeids")?;
-    let t_nodes: Vec<i64> = node.get_attr_vec("target_nodeids")?;
-    let t_ids: Vec<i64> = node.get_attr_vec("target_ids")?;
-    let t_weights: Vec<f32> = node.get_attr_opt_vec("target_weights")?.ok_or_else(|| {
-        format_err!("target_weights is required (target_weights_as_tensor is not supported)")
-    })?;
+    let t_trees: Vec<i64> = node.get_attr_vec(&format!("{prefix}_treeids"))?;
+    let t_nodes: Vec<i64> = node.get_attr_vec(&format!("{prefix}_nodeids"))?;
+    let t_ids: Vec<i64> = node.get_attr_vec(&format!("{prefix}_ids"))?;
+    let t_weights: Vec<f32> = node
+        .get_attr_opt_vec(&format!("{prefix}_weights"))?
+        .ok_or_else(|| {
+            format_err!(
+                "{prefix}_weights is required ({prefix}_weights_as_tensor is not supported)"
+            )
+        })?;
     node.expect(
         t_nodes.len() == t_trees.len()
             && t_ids.len() == t_trees.len()
             && t_weights.len() == t_trees.len(),
-        "target_* attributes have as many entries as target_treeids",
+        || format!("{prefix}_* attributes have as many entries as {prefix}_treeids"),
     )?;
     let mut by_leaf: Vec<Vec<(usize, f32)>> = vec![vec![]; n];
     for i in 0..t_trees.len() {
@@ -295,7 +322,12 @@ fn tree_ensemble_regressor(
         let t = usize::try_from(t_ids[i])
             .ok()
             .filter(|t| *t < targets)
-            .ok_or_else(|| format_err!("target_ids has {} but n_targets is {targets}", t_ids[i]))?;
+            .ok_or_else(|| {
+                format_err!(
+                    "{prefix}_ids has {} but there are {targets} outputs",
+                    t_ids[i]
+                )
+            })?;
         by_leaf[leaf].push((t, t_weights[i]));
     }
 
@@ -339,7 +371,7 @@ fn tree_ensemble_regressor(
         .map(|n| n.feature)
         .max()
         .unwrap_or(0);
-    let forest = Forest {
+    Ok(Forest {
         nodes,
         roots,
         weights,
@@ -347,8 +379,7 @@ fn tree_ensemble_regressor(
         base,
         aggregate,
         max_feature,
-    };
-    Ok((expand(TreeRegressorExpansion(Arc::new(forest))), vec![]))
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,6 +467,189 @@ impl TypedOp for TreeRegressor {
             inputs[0].shape[0].clone(),
             self.0.targets.to_dim()
         ])))
+    }
+
+    as_op!();
+}
+
+// ---- TreeEnsembleClassifier: per-class scores summed over the trees, then the label ------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PostTransform {
+    None,
+    Softmax,
+    Logistic,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Classifier {
+    forest: Arc<Forest>,
+    /// `classlabels_int64s` or `classlabels_strings`, as a 1-d tensor.
+    labels: Arc<Tensor>,
+    post: PostTransform,
+}
+
+fn tree_ensemble_classifier(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let ints: Option<Vec<i64>> = node.get_attr_opt_vec("classlabels_int64s")?;
+    let strings: Option<Vec<String>> = node.get_attr_opt_vec("classlabels_strings")?;
+    let labels = match (ints, strings) {
+        (Some(i), None) => tensor1(&i),
+        (None, Some(s)) => tensor1(&s),
+        _ => bail!("exactly one of classlabels_int64s and classlabels_strings is needed"),
+    };
+    let classes = labels.len();
+    let post = match node
+        .get_attr_opt::<String>("post_transform")?
+        .as_deref()
+        .unwrap_or("NONE")
+    {
+        "NONE" => Some(PostTransform::None),
+        "SOFTMAX" => Some(PostTransform::Softmax),
+        "LOGISTIC" => Some(PostTransform::Logistic),
+        _ => None,
+    };
+    let class_ids: Vec<i64> = node.get_attr_vec("class_ids")?;
+    // Two classes scored in one column: onnxruntime's special layout, left to tract.
+    let one_column = classes <= 2 && class_ids.iter().all(|c| *c == class_ids[0]);
+    match (post, one_column, TRACT_CLASSIFIER.get()) {
+        (Some(post), false, _) => {
+            let forest = forest(node, "class", classes, Aggregate::Sum)?;
+            Ok((
+                expand(Classifier {
+                    forest: Arc::new(forest),
+                    labels: labels.into_arc_tensor(),
+                    post,
+                }),
+                vec![],
+            ))
+        }
+        (_, _, Some(tract)) => tract(ctx, node),
+        _ => bail!("this TreeEnsembleClassifier form is not supported"),
+    }
+}
+
+impl Expansion for Classifier {
+    fn name(&self) -> StaticName {
+        "TreeEnsembleClassifier".into()
+    }
+
+    fn nboutputs(&self) -> TractResult<usize> {
+        Ok(2)
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 2)?;
+        s.equals(&inputs[0].rank, 2)?;
+        s.equals(&outputs[0].datum_type, self.labels.datum_type())?;
+        s.equals(&outputs[0].rank, 1)?;
+        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
+        s.equals(&outputs[1].datum_type, DatumType::F32)?;
+        s.equals(&outputs[1].rank, 2)?;
+        s.equals(&outputs[1].shape[0], &inputs[0].shape[0])?;
+        s.equals(&outputs[1].shape[1], self.labels.len().to_dim())?;
+        Ok(())
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        model.wire_node(prefix, self.clone(), inputs)
+    }
+}
+
+impl Op for Classifier {
+    fn name(&self) -> StaticName {
+        "TreeEnsembleClassifier".into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for Classifier {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let input = input.cast_to::<f32>()?;
+        let x = input.to_plain_array_view::<f32>()?;
+        let shape = x.shape();
+        ensure!(shape.len() == 2, "TreeEnsembleClassifier takes a 2-d input");
+        let (rows, cols) = (shape[0], shape[1]);
+        let forest = &self.forest;
+        let classes = forest.targets;
+        ensure!(
+            rows == 0 || cols > forest.max_feature,
+            "the trees read feature {} but the input has {cols} features",
+            forest.max_feature
+        );
+        let x = x.as_standard_layout();
+        let flat = x.as_slice().context("contiguous input")?;
+        let mut scores = vec![0f32; rows * classes];
+        let mut winners = Vec::with_capacity(rows);
+        for r in 0..rows {
+            let row = &mut scores[r * classes..(r + 1) * classes];
+            forest.score(&flat[r * cols..(r + 1) * cols], row);
+            match self.post {
+                PostTransform::None => {}
+                PostTransform::Logistic => {
+                    for v in row.iter_mut() {
+                        *v = 1.0 / (1.0 + (-*v).exp());
+                    }
+                }
+                PostTransform::Softmax => {
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let mut sum = 0.0;
+                    for v in row.iter_mut() {
+                        *v = (*v - max).exp();
+                        sum += *v;
+                    }
+                    for v in row.iter_mut() {
+                        *v /= sum;
+                    }
+                }
+            }
+            // The first of the highest scores, as onnxruntime picks it.
+            let mut best = 0;
+            for (c, v) in row.iter().enumerate() {
+                if *v > row[best] {
+                    best = c;
+                }
+            }
+            winners.push(best);
+        }
+        let labels = if self.labels.datum_type() == DatumType::String {
+            let all = self.labels.to_plain_array_view::<String>()?;
+            tensor1(&winners.iter().map(|w| all[*w].clone()).collect::<Vec<_>>())
+        } else {
+            let all = self.labels.to_plain_array_view::<i64>()?;
+            tensor1(&winners.iter().map(|w| all[*w]).collect::<Vec<_>>())
+        };
+        Ok(tvec!(
+            labels.into_tvalue(),
+            tensor1(&scores).into_shape(&[rows, classes])?.into_tvalue()
+        ))
+    }
+}
+
+impl TypedOp for Classifier {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let rows = inputs[0].shape[0].clone();
+        Ok(tvec!(
+            self.labels.datum_type().fact(&[rows.clone()]),
+            f32::fact(&[rows, self.labels.len().to_dim()])
+        ))
     }
 
     as_op!();

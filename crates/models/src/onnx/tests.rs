@@ -252,6 +252,75 @@ fn tree_ensemble_regressor_averages_trees_and_follows_nan() {
     );
 }
 
+/// Two trees over three classes: tree 0 splits on x0 <= 0.5, tree 1 on x1 < 2.0; each leaf
+/// gives weights to some classes.
+fn classifier_attrs(post: &str, labels: pb::AttributeProto) -> Vec<pb::AttributeProto> {
+    vec![
+        labels,
+        attr_str("post_transform", post),
+        attr_ints("nodes_treeids", &[0, 0, 0, 1, 1, 1]),
+        attr_ints("nodes_nodeids", &[0, 1, 2, 0, 1, 2]),
+        attr_ints("nodes_featureids", &[0, 0, 0, 1, 0, 0]),
+        attr_floats("nodes_values", &[0.5, 0.0, 0.0, 2.0, 0.0, 0.0]),
+        attr_strs(
+            "nodes_modes",
+            &["BRANCH_LEQ", "LEAF", "LEAF", "BRANCH_LT", "LEAF", "LEAF"],
+        ),
+        attr_ints("nodes_truenodeids", &[1, 0, 0, 1, 0, 0]),
+        attr_ints("nodes_falsenodeids", &[2, 0, 0, 2, 0, 0]),
+        attr_ints("class_treeids", &[0, 0, 0, 1, 1]),
+        attr_ints("class_nodeids", &[1, 1, 2, 1, 2]),
+        attr_ints("class_ids", &[0, 1, 2, 0, 2]),
+        attr_floats("class_weights", &[0.25, 0.25, 0.5, 0.5, 0.5]),
+        attr_floats("base_values", &[0.0, 0.1, 0.0]),
+    ]
+}
+
+#[test]
+fn tree_ensemble_classifier_sums_class_weights_and_labels_the_best() {
+    let m = model(
+        vec![node(
+            "TreeEnsembleClassifier",
+            "ai.onnx.ml",
+            &["X"],
+            &["label", "scores"],
+            classifier_attrs("NONE", attr_ints("classlabels_int64s", &[3, 5, 7])),
+        )],
+        value("X", &[-1, 2]),
+        vec![value("label", &[-1]), value("scores", &[-1, 3])],
+    );
+    // Row 0: tree 0 left (0.25, 0.25, 0), tree 1 left (0.5, 0, 0) + base -> (0.75, 0.35, 0).
+    // Row 1: tree 0 right (0, 0, 0.5), tree 1 right (0, 0, 0.5) + base -> (0, 0.1, 1.0).
+    let got = m
+        .predict(Input::Tensor(json!([[0.0, 1.0], [1.0, 5.0]])))
+        .unwrap();
+    close(
+        &got,
+        &json!({"label": [3, 7], "scores": [[0.75, 0.35, 0.0], [0.0, 0.1, 1.0]]}),
+    );
+    let soft = model(
+        vec![node(
+            "TreeEnsembleClassifier",
+            "ai.onnx.ml",
+            &["X"],
+            &["label", "scores"],
+            classifier_attrs(
+                "SOFTMAX",
+                attr_strs("classlabels_strings", &["bad", "ok", "good"]),
+            ),
+        )],
+        value("X", &[-1, 2]),
+        vec![value("label", &[-1]), value("scores", &[-1, 3])],
+    );
+    let got = soft.predict(Input::Tensor(json!([[1.0, 5.0]]))).unwrap();
+    let e = [0f64.exp(), 0.1f64.exp(), 1f64.exp()];
+    let sum: f64 = e.iter().sum();
+    close(
+        &got,
+        &json!({"label": ["good"], "scores": [[e[0] / sum, e[1] / sum, e[2] / sum]]}),
+    );
+}
+
 #[test]
 fn zipmap_at_an_output_becomes_a_map_per_row() {
     let m = model(

@@ -16,9 +16,12 @@ use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
 pub async fn create(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+    let name = f.req_str("name")?;
+    let source = f.req_str("source")?;
+    s.config.host_policy.check_field(&source, "source")?;
     let req = CreateModelVersion {
-        name: f.req_str("name")?,
-        source: f.opt_str("source")?.unwrap_or_default(),
+        name,
+        source,
         run_id: f.opt_str("run_id")?,
         model_id: f.opt_str("model_id")?,
         run_link: f.opt_str("run_link")?,
@@ -125,6 +128,10 @@ pub async fn get_artifact(
         .registry
         .get_model_version_download_uri(&f.req_str("name")?, &f.req_str("version")?)
         .await?;
+    // A `runs:/` location names the run's artifacts (or its logged model).
+    let location =
+        ferroflow_store::model_uri::artifact_uri(s.store.as_ref(), s.registry.as_ref(), &location)
+            .await?;
     let loc = resolve(&s, &location)?;
     download(loc.repo.as_ref(), &loc.path(&f.req_str("path")?)?, &headers).await
 }

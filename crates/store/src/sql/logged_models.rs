@@ -164,11 +164,7 @@ pub async fn create(store: &SqlStore, req: CreateLoggedModel) -> Result<LoggedMo
         .writer
         .write(move |c| {
             let exp = experiments::get_active(c, exp_id)?;
-            if let Some(run) = &req.source_run_id
-                && c.query_opt(&Sql::new("SELECT 1 AS x FROM runs WHERE run_uuid = ?").with(run))?.is_none()
-            {
-                return Err(Error::not_found(format!("Run with id={run} not found")));
-            }
+            // As MLflow, the source run is recorded as given: it need not exist here.
             let now = now_millis();
             let location = ferroflow_core::uri::join(&exp.artifact_location, &format!("models/{model_id}/artifacts"));
             c.execute(

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use ferroflow_core::entities::{
     ModelVersion, ModelVersionStatus, Page, RegisteredModel, RegisteredModelAlias, Tag,
 };
-use ferroflow_core::model_uri::is_logged_model_id;
+use ferroflow_core::model_uri::{ModelRef, ModelUri};
+use ferroflow_core::pyjson;
 use ferroflow_core::registry::{
     MAX_DESCRIPTION_LENGTH, MAX_SEARCH_MODEL_VERSIONS, MAX_SEARCH_REGISTERED_MODELS,
     STAGE_ARCHIVED, STAGE_DELETED_INTERNAL, STAGE_NONE, STAGE_PRODUCTION, STAGE_STAGING,
@@ -22,7 +23,10 @@ use ferroflow_core::search::registry::{
     parse_registered_model_order_by,
 };
 use ferroflow_core::search::{Op, Value};
-use ferroflow_core::{Error, ErrorCode, Result, now_millis, page_token, uri};
+use ferroflow_core::version_source::{
+    self, SourceLookup, SourceModel, SourceRequest, SourceVersion,
+};
+use ferroflow_core::{Error, ErrorCode, Result, now_millis, page_token};
 
 use super::db::{Conn, Row};
 use super::query::{Arg, Sql, compile_expr, string_cond};
@@ -34,14 +38,6 @@ const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
 
 const VERSION_COLUMNS: &str = "mv.name, mv.version, mv.creation_time, mv.last_updated_time, mv.description, mv.user_id, \
      mv.current_stage, mv.source, mv.run_id, mv.status, mv.status_message, mv.run_link, mv.storage_location";
-
-/// The registry key of a logged model id in a `models:/m-...` source.
-fn logged_model_of(source: &str) -> Option<String> {
-    source
-        .strip_prefix("models:/")
-        .filter(|id| is_logged_model_id(id))
-        .map(str::to_string)
-}
 
 fn version_from_row(r: &Row) -> Result<ModelVersion> {
     let source = r.str("source")?;
@@ -544,133 +540,130 @@ pub async fn delete_registered_model_tag(store: &SqlStore, name: &str, key: &str
         .await
 }
 
-/// What a new version's source resolves to: where its artifacts are, and its lineage.
-struct Source {
-    source: String,
-    storage_location: String,
-    run_id: Option<String>,
+/// The facts MLflow's source rules need, read inside the writer's transaction.
+struct ConnLookup<'a> {
+    c: &'a dyn Conn,
 }
 
-fn invalid_source(source: &str, id_name: &str) -> Error {
-    Error::invalid_param(format!(
-        "Invalid model version source: '{source}'. The {id_name} request parameter must identify the resource that contains the source."
-    ))
-}
-
-/// Whether `inner` is `root` or below it (both URIs or paths), after normalizing.
-fn within(inner: &str, root: &str) -> bool {
-    let norm = |s: &str| s.trim_end_matches('/').to_string();
-    let (inner, root) = (norm(inner), norm(root));
-    inner == root || inner.starts_with(&format!("{root}/"))
-}
-
-/// Validates a version's source the way MLflow's server does: it must be inside the
-/// artifacts of the run or logged model the request names, so nobody registers (and then
-/// serves) files from elsewhere.
-fn resolve_source(c: &dyn Conn, req: &CreateModelVersion) -> Result<Source> {
-    let source = req.source.trim().to_string();
-    if source.is_empty() {
-        return Err(Error::missing("source"));
-    }
-    if source.split(['/', '\\']).any(|seg| seg == "..")
-        || source.contains("%2e%2e")
-        || source.contains("%2E%2E")
-    {
-        return Err(Error::invalid_param(format!(
-            "Invalid model version source: '{source}'. It must not contain '..'."
-        )));
-    }
-    let run_id = req.run_id.clone().filter(|r| !r.is_empty());
-    let model_id = req.model_id.clone().filter(|m| !m.is_empty());
-    let run_artifacts = |id: &str| -> Result<String> {
-        c.query_opt(&Sql::new("SELECT artifact_uri FROM runs WHERE run_uuid = ?").with(id))?
+impl SourceLookup for ConnLookup<'_> {
+    fn run_artifact_uri(&mut self, run_id: &str) -> Result<Option<String>> {
+        self.c
+            .query_opt(&Sql::new("SELECT artifact_uri FROM runs WHERE run_uuid = ?").with(run_id))?
             .map(|r| r.str("artifact_uri"))
-            .transpose()?
-            .ok_or_else(|| Error::not_found(format!("Run with id={id} not found")))
-    };
-    let model_artifacts = |id: &str| -> Result<(String, Option<String>)> {
-        let r = c
+            .transpose()
+    }
+
+    fn logged_model(&mut self, model_id: &str) -> Result<Option<SourceModel>> {
+        self.c
             .query_opt(
                 &Sql::new(
                     "SELECT artifact_location, source_run_id FROM logged_models WHERE model_id = ?",
                 )
-                .with(id),
+                .with(model_id),
             )?
-            .ok_or_else(|| Error::not_found(format!("Logged model with ID '{id}' not found.")))?;
-        Ok((
-            r.str("artifact_location")?,
-            r.opt_str("source_run_id")?.filter(|s| !s.is_empty()),
-        ))
+            .map(|r| {
+                Ok(SourceModel {
+                    artifact_location: r.str("artifact_location")?,
+                    source_run_id: r.opt_str("source_run_id")?.filter(|s| !s.is_empty()),
+                })
+            })
+            .transpose()
+    }
+
+    fn model_version(&mut self, uri: &ModelUri) -> Result<SourceVersion> {
+        let c = self.c;
+        let (name, version) = match &uri.model {
+            ModelRef::Version { name, version } => {
+                model_row(c, name)?;
+                (name.clone(), *version)
+            }
+            ModelRef::Alias { name, alias } => {
+                model_row(c, name)?;
+                let row = c
+                    .query_opt(
+                        &Sql::new("SELECT version FROM registered_model_aliases WHERE workspace = 'default' AND name = ? AND alias = ?")
+                            .with(name)
+                            .with(alias),
+                    )?
+                    .ok_or_else(|| Error::invalid_param(format!("Registered model alias {alias} not found.")))?;
+                (name.clone(), row.i64("version")?)
+            }
+            ModelRef::Stage { name, .. } | ModelRef::Latest { name } => {
+                model_row(c, name)?;
+                let mut sql = Sql::new(
+                    "SELECT MAX(version) AS v FROM model_versions WHERE workspace = 'default' AND name = ? AND current_stage != ?",
+                );
+                sql.arg(name).arg(STAGE_DELETED_INTERNAL);
+                if let ModelRef::Stage { stage, .. } = &uri.model {
+                    sql.push(" AND current_stage = ?").arg(*stage);
+                }
+                let v = c
+                    .query_opt(&sql)?
+                    .and_then(|r| r.opt_i64("v").transpose())
+                    .transpose()?
+                    .ok_or_else(|| {
+                        Error::not_found(format!(
+                            "No versions of registered model '{name}' match '{}'",
+                            uri_text(uri)
+                        ))
+                    })?;
+                (name.clone(), v)
+            }
+            ModelRef::LoggedModel { model_id } => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid model version source: 'models:/{model_id}'. The model_id request parameter must identify the resource that contains the source."
+                )));
+            }
+        };
+        let v = version_row(c, &name, version)?;
+        Ok(SourceVersion {
+            name,
+            version,
+            run_id: v.run_id,
+            model_id: None,
+            download_uri: download_location(c, &v.name, version)?,
+        })
+    }
+
+    fn real_path(&mut self, path: &str) -> String {
+        real_path(path)
+    }
+}
+
+fn uri_text(uri: &ModelUri) -> String {
+    match &uri.model {
+        ModelRef::Stage { name, stage } => format!("models:/{name}/{stage}"),
+        ModelRef::Latest { name } => format!("models:/{name}/latest"),
+        _ => String::new(),
+    }
+}
+
+/// A local path made absolute against the working directory, with `.`, `..` and the
+/// symbolic links of its existing part resolved, as Python's `Path.resolve()` does.
+fn real_path(path: &str) -> String {
+    use std::path::{Component, Path, PathBuf};
+    let p = Path::new(path);
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
     };
-    if let Some(rest) = source.strip_prefix("runs:/") {
-        let (src_run, path) = rest
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or((rest.trim_start_matches('/'), ""));
-        if run_id.as_deref() != Some(src_run) {
-            return Err(invalid_source(&source, "run_id"));
+    let mut out = PathBuf::from("/");
+    for comp in abs.components() {
+        match comp {
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(seg) => {
+                out.push(seg);
+                if let Ok(real) = std::fs::canonicalize(&out) {
+                    out = real;
+                }
+            }
         }
-        let base = run_artifacts(src_run)?;
-        return Ok(Source {
-            storage_location: uri::join(&base, path),
-            source,
-            run_id,
-        });
     }
-    if let Some(id) = logged_model_of(&source) {
-        if model_id.as_deref() != Some(id.as_str()) {
-            return Err(invalid_source(&source, "model_id"));
-        }
-        let (location, source_run) = model_artifacts(&id)?;
-        return Ok(Source {
-            source,
-            storage_location: location,
-            run_id: run_id.or(source_run),
-        });
-    }
-    if let Some(rest) = source.strip_prefix("models:/") {
-        // A copy of another registered version: models:/<name>/<version>.
-        let (name, version) = rest
-            .rsplit_once('/')
-            .ok_or_else(|| invalid_source(&source, "model_id"))?;
-        let version = parse_version(version)?;
-        let referenced = version_row(c, name, version)?;
-        let location = download_location(c, name, version)?;
-        return Ok(Source {
-            source: format!("models:/{name}/{version}"),
-            storage_location: location,
-            run_id: run_id.or(referenced.run_id),
-        });
-    }
-    // Any other URI or a path: it must lie inside the named run's or model's artifacts.
-    if let Some(id) = &model_id {
-        let (location, source_run) = model_artifacts(id)?;
-        if within(&source, &location) {
-            return Ok(Source {
-                storage_location: source.clone(),
-                source,
-                run_id: run_id.or(source_run),
-            });
-        }
-        return Err(invalid_source(&source, "model_id"));
-    }
-    if let Some(id) = &run_id {
-        let base = run_artifacts(id)?;
-        let local = |s: &str| uri::local_path(s).map(|p| p.trim_end_matches('/').to_string());
-        let inside = within(&source, &base)
-            || matches!((local(&source), local(&base)), (Some(s), Some(b)) if within(&s, &b));
-        if inside {
-            return Ok(Source {
-                storage_location: source.clone(),
-                source,
-                run_id,
-            });
-        }
-        return Err(invalid_source(&source, "run_id"));
-    }
-    Err(Error::invalid_param(format!(
-        "Invalid model version source: '{source}'. Register a runs:/<run_id>/<path> or models:/<model_id> URI, or give the run_id whose artifacts contain this location."
-    )))
+    out.display().to_string()
 }
 
 /// Where a version's artifacts are: its storage location, else its source.
@@ -717,7 +710,7 @@ fn note_version_on_logged_model(
         .and_then(|v| serde_json::from_str(&v).ok())
         .unwrap_or_default();
     list.push(serde_json::json!({"name": name, "version": version}));
-    let tag = Tag::new(KEY, serde_json::to_string(&list).unwrap_or_default());
+    let tag = Tag::new(KEY, pyjson::dumps(&serde_json::Value::Array(list)));
     super::logged_models::upsert_tags(c, model_id, exp, &[tag])
 }
 
@@ -734,7 +727,14 @@ pub async fn create_model_version(
         .writer
         .write(move |c| {
             model_row(c, &req.name)?;
-            let src = resolve_source(c, &req)?;
+            let src = version_source::resolve(
+                &SourceRequest {
+                    source: req.source.trim().to_string(),
+                    run_id: req.run_id.clone(),
+                    model_id: req.model_id.clone(),
+                },
+                &mut ConnLookup { c },
+            )?;
             let max = c
                 .query_opt(&Sql::new("SELECT MAX(version) AS v FROM model_versions WHERE workspace = 'default' AND name = ?").with(&req.name))?
                 .map(|r| r.opt_i64("v"))
@@ -763,8 +763,8 @@ pub async fn create_model_version(
                 set_version_tag(c, &req.name, version, t)?;
             }
             touch_model(c, &req.name, now)?;
-            if let Some(id) = logged_model_of(&src.source) {
-                note_version_on_logged_model(c, &id, &req.name, version)?;
+            if let Some(id) = &src.model_id {
+                note_version_on_logged_model(c, id, &req.name, version)?;
             }
             get_version(c, &req.name, version)
         })
