@@ -647,7 +647,7 @@ impl TypedOp for Classifier {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let rows = inputs[0].shape[0].clone();
         Ok(tvec!(
-            self.labels.datum_type().fact(&[rows.clone()]),
+            self.labels.datum_type().fact(std::slice::from_ref(&rows)),
             f32::fact(&[rows, self.labels.len().to_dim()])
         ))
     }
