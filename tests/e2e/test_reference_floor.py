@@ -435,3 +435,82 @@ def test_logged_models_are_searched_in_the_references_order(both):
         ]
     assert got["ferroflow"] == got["mlflow"]
     assert got["ferroflow"][0] == ["n2", "n1", "n0"]
+
+
+# ---- a default artifact root that names the server itself, over http ----
+
+
+def test_an_http_artifact_root_through_this_servers_proxy(tmp_path):
+    import mlflow
+    import numpy as np
+
+    s = Server(tmp_path)
+    s.args = ["--default-artifact-root", f"http://127.0.0.1:{s.port}/api/2.0/mlflow-artifacts/artifacts"]
+    s.start()
+    try:
+        c = mlflow.MlflowClient(s.url)
+        exp = c.create_experiment(unique())
+        run = c.create_run(exp)
+        assert run.info.artifact_uri == f"http://127.0.0.1:{s.port}/api/2.0/mlflow-artifacts/artifacts/{exp}/{run.info.run_id}/artifacts"
+        (tmp_path / "a.txt").write_text("abcdefg")
+        c.log_artifact(run.info.run_id, str(tmp_path / "a.txt"))
+        c.log_image(run.info.run_id, np.zeros((4, 4, 3), dtype=np.uint8), "img.png")
+        assert sorted(f.path for f in c.list_artifacts(run.info.run_id)) == ["a.txt", "img.png"]
+        r = requests.get(f"{s.url}/get-artifact", params={"run_uuid": run.info.run_id, "path": "a.txt"}, timeout=30)
+        assert (r.status_code, r.text, r.headers["Content-Type"]) == (200, "abcdefg", "text/plain")
+        listing = s.api("GET", "artifacts/list", params={"run_id": run.info.run_id}).json()
+        assert listing["root_uri"] == run.info.artifact_uri
+        # Where the bytes are: under the proxy's destination, as for mlflow-artifacts:/.
+        assert (tmp_path / "mlruns" / exp / run.info.run_id / "artifacts" / "a.txt").read_text() == "abcdefg"
+        # A run created with another server's address is not read from here.
+        other = s.api("POST", "experiments/create", json={"name": unique(), "artifact_location": "http://example.invalid/api/2.0/mlflow-artifacts/artifacts/x"})
+        assert other.status_code == 400 and "cannot use the 'http' scheme" in other.json()["message"]
+    finally:
+        s.stop()
+
+
+def test_server_options_of_other_servers_are_taken_as_mlflow_takes_them(tmp_path):
+    # MLflow's own tests pass `--gunicorn-opts "--log-level debug"` as two arguments.
+    s = Server(tmp_path, "--gunicorn-opts", "--log-level debug").start()
+    s.stop()
+
+
+def test_logged_models_are_searched_by_dataset(both):
+    got = {}
+    for name, s in both.items():
+        exp = s.api("POST", "experiments/create", json={"name": unique()}).json()["experiment_id"]
+        run = new_run(s, exp)["run_id"]
+        ids = []
+        for ds in ("dataset", "other"):
+            m = s.api("POST", "logged-models", json={"experiment_id": exp, "name": ds, "source_run_id": run}).json()["model"]["info"]["model_id"]
+            ids.append(m)
+            s.api("POST", "runs/log-batch", json={"run_id": run, "metrics": [
+                {"key": "acc", "value": 0.9 if ds == "dataset" else 0.5, "timestamp": 1, "step": 0,
+                 "model_id": m, "dataset_name": ds, "dataset_digest": "123"}]})
+        def names(**body):
+            r = s.api("POST", "logged-models/search", json={"experiment_ids": [exp], **body})
+            return r.status_code, sorted(x["info"]["name"] for x in r.json().get("models", [])) if r.ok else r.json()["message"]
+        got[name] = [
+            names(datasets=[{"dataset_name": "dataset", "dataset_digest": "123"}]),
+            names(datasets=[{"dataset_name": "dataset"}]),
+            names(datasets=[{"dataset_name": "nope"}]),
+            names(filter="metrics.acc > 0.1", datasets=[{"dataset_name": "other"}]),
+            names(datasets=[{"dataset_digest": "123"}]),
+        ]
+    assert got["ferroflow"] == got["mlflow"]
+    assert got["ferroflow"][0] == (200, ["dataset"])
+
+
+def test_model_versions_order_ties_as_the_reference(both):
+    got = {}
+    for name, s in both.items():
+        prefix = unique("floor-tie")
+        for i in range(2):
+            s.api("POST", "registered-models/create", json={"name": f"{prefix}-{i}"})
+            for _ in range(3):
+                s.api("POST", "model-versions/create", json={"name": f"{prefix}-{i}", "source": "s3://b/k"})
+        got[name] = {}
+        for order in (["name DESC"], ["name ASC"], ["version_number DESC"], []):
+            r = s.api("GET", "model-versions/search", params={"filter": f"name LIKE '{prefix}%'", "order_by": order})
+            got[name][str(order)] = [(v["name"].replace(prefix, ""), v["version"]) for v in r.json()["model_versions"]]
+    assert got["ferroflow"] == got["mlflow"]

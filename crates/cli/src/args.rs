@@ -289,13 +289,13 @@ pub struct ServerArgs {
     pub static_prefix: Option<String>,
 
     /// Accepted for compatibility with `mlflow server`; ignored.
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub gunicorn_opts: Option<String>,
     /// Accepted for compatibility with `mlflow server`; ignored.
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub uvicorn_opts: Option<String>,
     /// Accepted for compatibility with `mlflow server`; ignored.
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub waitress_opts: Option<String>,
     /// Accepted for compatibility with `mlflow server`; ignored.
     #[arg(long, hide = true)]

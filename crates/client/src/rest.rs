@@ -530,11 +530,16 @@ impl TrackingStore for RestStore {
             .iter()
             .map(|(f, a)| json!({"field_name": f, "ascending": a}))
             .collect();
+        let datasets: Vec<Value> = s
+            .datasets
+            .iter()
+            .map(|(name, digest)| json!({"dataset_name": name, "dataset_digest": digest}))
+            .collect();
         let r: ModelsResp = self
             .call(
                 Method::POST,
                 "logged-models/search",
-                json!({"experiment_ids": s.experiment_ids, "filter": s.filter, "order_by": order, "max_results": s.max_results, "page_token": s.page_token}),
+                json!({"experiment_ids": s.experiment_ids, "filter": s.filter, "datasets": datasets, "order_by": order, "max_results": s.max_results, "page_token": s.page_token}),
             )
             .await?;
         Ok(Page {

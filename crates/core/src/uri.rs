@@ -75,8 +75,11 @@ pub fn join(base: &str, rel: &str) -> String {
 /// A local filesystem path from a `file:` URI or a plain path.
 pub fn local_path(uri: &str) -> Option<String> {
     if let Some(p) = uri.strip_prefix("file://") {
-        // file:///abs/path or file://localhost/abs/path
-        let p = p.strip_prefix("localhost").unwrap_or(p);
+        // file:///abs/path or file://localhost/abs/path (any host: the path is local)
+        let p = match p.find('/') {
+            Some(i) => &p[i..],
+            None => "",
+        };
         return Some(percent_decode(p));
     }
     if let Some(p) = uri.strip_prefix("file:") {
@@ -168,7 +171,13 @@ pub fn is_local(uri: &str) -> bool {
     let parts = UriParts::parse(uri);
     match parts.scheme.as_str() {
         "" => true,
-        "file" => parts.netloc.is_empty() || parts.netloc == "localhost",
+        "file" => {
+            let host = parts.hostname();
+            host.is_empty()
+                || host == "."
+                || host.starts_with("localhost")
+                || host.starts_with("127.0.0.1")
+        }
         // A Windows drive letter reads as a one-letter scheme.
         s => s.len() == 1,
     }

@@ -248,11 +248,29 @@ fn model_root<L: SourceLookup>(
         .ok_or_else(|| must_identify(source, "model_id"))
 }
 
+/// A `file://` URI naming another host, which MLflow refuses outright.
+fn refuse_remote_file(source: &str) -> Result<()> {
+    let p = UriParts::parse(source);
+    let host = p.hostname();
+    if p.scheme == "file"
+        && !host.is_empty()
+        && host != "."
+        && !host.starts_with("localhost")
+        && !host.starts_with("127.0.0.1")
+    {
+        return Err(Error::invalid_param(format!(
+            "{source} is not a valid remote uri. For remote access on windows, please consider using a different scheme such as SMB (e.g. smb://<hostname>/<path>)."
+        )));
+    }
+    Ok(())
+}
+
 fn check_against_run<L: SourceLookup>(
     source: &str,
     run_id: Option<&str>,
     lookup: &mut L,
 ) -> Result<()> {
+    refuse_remote_file(source)?;
     if is_local(source) {
         let root = match run_id {
             Some(id) => Some(run_root(id, source, lookup)?),
@@ -291,6 +309,7 @@ fn check_against_model<L: SourceLookup>(
     model_id: &str,
     lookup: &mut L,
 ) -> Result<()> {
+    refuse_remote_file(source)?;
     if is_local(source) {
         let root = model_root(model_id, source, lookup)?.artifact_location;
         return check_local(source, Some(root), "model_id", lookup);
@@ -551,6 +570,10 @@ mod tests {
         );
         assert!(msg("models://host/wine/1", None, None).contains("active model registry"));
         assert!(msg("", None, None).starts_with("Missing value for required parameter 'source'"));
+        assert!(
+            msg("file://123.456.789.123/path/to/source", Some("local"), None)
+                .contains("is not a valid remote uri")
+        );
     }
 
     #[test]

@@ -20,9 +20,35 @@ impl Location {
     }
 }
 
-/// Resolves an artifact URI (`mlflow-artifacts:/...`, a local path or `file://` URI).
+/// The proxy route inside an http(s) artifact URI.
+const PROXY_ROUTE: &str = "/api/2.0/mlflow-artifacts/artifacts";
+
+/// The path under the proxy's root of an `http(s)://<host>[/prefix]/api/2.0/mlflow-artifacts/artifacts/...`
+/// URI, the form a `--default-artifact-root` that names the server itself gives runs.
+fn proxied_http_path(artifact_uri: &str) -> Option<String> {
+    let parts = uri::UriParts::parse(artifact_uri);
+    if parts.scheme != "http" && parts.scheme != "https" {
+        return None;
+    }
+    let at = parts.path.find(PROXY_ROUTE)?;
+    let rest = &parts.path[at + PROXY_ROUTE.len()..];
+    (rest.is_empty() || rest.starts_with('/'))
+        .then(|| uri::percent_decode(rest.trim_start_matches('/')))
+}
+
+/// Resolves an artifact URI: `mlflow-artifacts:/...`, an http(s) URI through this server's
+/// own proxy, a local path or `file://` URI.
 pub fn resolve(state: &AppState, artifact_uri: &str) -> Result<Location> {
-    if let Some(path) = uri::mlflow_artifacts_path(artifact_uri) {
+    let proxied = match uri::mlflow_artifacts_path(artifact_uri) {
+        Some(path) => Some(path.to_string()),
+        None => proxied_http_path(artifact_uri),
+    };
+    if let Some(path) = proxied {
+        // An http(s) location is read only when it names the host of this server's own
+        // configured artifact root (MLflow's host policy); it is then this proxy's.
+        if !artifact_uri.starts_with("mlflow-artifacts:") {
+            state.config.host_policy.check_stored(artifact_uri)?;
+        }
         let repo = state.artifacts.clone().ok_or_else(|| {
             Error::invalid_param(
                 "This server was started with --no-serve-artifacts, so it does not serve mlflow-artifacts:/ URIs",
@@ -30,7 +56,7 @@ pub fn resolve(state: &AppState, artifact_uri: &str) -> Result<Location> {
         })?;
         return Ok(Location {
             repo,
-            base: safe_path(path)?,
+            base: safe_path(&path)?,
         });
     }
     if let Some(path) = uri::local_path(artifact_uri) {

@@ -87,6 +87,9 @@ pub struct LoggedModelSearch {
     pub filter: String,
     /// `(field, ascending)` pairs, as `logged-models/search` sends them.
     pub order_by: Vec<(String, bool)>,
+    /// `(dataset_name, dataset_digest)`: only models with metrics on one of these
+    /// datasets, and metric conditions judged on those datasets' values.
+    pub datasets: Vec<(String, Option<String>)>,
     pub max_results: i64,
     pub page_token: Option<String>,
 }

@@ -107,6 +107,7 @@ async fn runs_artifact_uri(tracking: &dyn TrackingStore, any_uri: &str) -> Resul
                 experiment_ids: vec![run.info.experiment_id.clone()],
                 filter: format!("source_run_id = '{run_id}' AND name = '{first}'"),
                 order_by: vec![("creation_timestamp".into(), false)],
+                datasets: vec![],
                 max_results: 1,
                 page_token: None,
             })

@@ -192,6 +192,30 @@ pub fn parse_registered_model_order_by(
     })
 }
 
+/// The whole order of a model version search, as MLflow's: the given keys (MLflow's
+/// default `last_updated_timestamp DESC, name ASC, version_number DESC` when none), then
+/// `name ASC` and `version_number DESC` for whichever of the two is not already in it.
+pub fn model_version_search_order(clauses: &[String]) -> Result<Vec<OrderBy<ModelVersionOrder>>> {
+    let mut order = if clauses.is_empty() {
+        parse_model_version_order_by(&[
+            "last_updated_timestamp DESC".into(),
+            "name ASC".into(),
+            "version_number DESC".into(),
+        ])?
+    } else {
+        parse_model_version_order_by(clauses)?
+    };
+    for (key, ascending) in [
+        (ModelVersionOrder::Name, true),
+        (ModelVersionOrder::VersionNumber, false),
+    ] {
+        if !order.iter().any(|o| o.key == key) {
+            order.push(OrderBy { key, ascending });
+        }
+    }
+    Ok(order)
+}
+
 pub fn parse_model_version_order_by(clauses: &[String]) -> Result<Vec<OrderBy<ModelVersionOrder>>> {
     bind_order_by(clauses, |raw| {
         Ok(match (raw.key.as_str(), timestamp_key(&raw.key)) {

@@ -116,7 +116,23 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
             ))
         })
         .collect::<ferroflow_core::Result<Vec<_>>>()?;
+    let datasets = f
+        .objects("datasets")?
+        .iter()
+        .map(|d| {
+            let name = d
+                .opt_str("dataset_name")?
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    ferroflow_core::Error::invalid_param(
+                        "`dataset_name` in the `datasets` clause must be specified.",
+                    )
+                })?;
+            Ok((name, d.opt_str("dataset_digest")?.filter(|g| !g.is_empty())))
+        })
+        .collect::<ferroflow_core::Result<Vec<_>>>()?;
     let search = LoggedModelSearch {
+        datasets,
         experiment_ids: f.str_list("experiment_ids")?,
         filter: f.opt_str("filter")?.unwrap_or_default(),
         order_by,

@@ -286,7 +286,29 @@ fn attr_expr(a: LoggedModelAttr) -> String {
     }
 }
 
-fn compile(d: Dialect, f: &LoggedModelFilter, sql: &mut Sql) -> Result<()> {
+/// `(m.dataset_name = ? AND m.dataset_digest = ?|IS NULL) OR ...` over a metric row `m`.
+fn dataset_cond(datasets: &[(String, Option<String>)], sql: &mut Sql) {
+    sql.push("(");
+    for (i, (name, digest)) in datasets.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { " OR (" });
+        sql.push("m.dataset_name = ?").arg(name);
+        // As MLflow's store reads it, a dataset given without a digest is one logged
+        // without a digest.
+        match digest {
+            Some(digest) => sql.push(" AND m.dataset_digest = ?").arg(digest),
+            None => sql.push(" AND m.dataset_digest IS NULL"),
+        };
+        sql.push(")");
+    }
+    sql.push(")");
+}
+
+fn compile(
+    d: Dialect,
+    f: &LoggedModelFilter,
+    datasets: &[(String, Option<String>)],
+    sql: &mut Sql,
+) -> Result<()> {
     compile_expr(f, sql, &mut |c, sql| {
         match &c.key {
             LoggedModelKey::Attr(LoggedModelAttr::Status) => {
@@ -328,11 +350,16 @@ fn compile(d: Dialect, f: &LoggedModelFilter, sql: &mut Sql) -> Result<()> {
                     return Ok(());
                 };
                 sql.push(&format!(
-                    "EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.metric_name = ? AND m.metric_value {} ?)",
+                    "EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.metric_name = ? AND m.metric_value {} ?",
                     c.op.as_str()
                 ))
                 .arg(k)
                 .arg(n.parse::<f64>().unwrap_or(0.0));
+                if !datasets.is_empty() {
+                    sql.push(" AND ");
+                    dataset_cond(datasets, sql);
+                }
+                sql.push(")");
             }
             LoggedModelKey::Param(k) => {
                 sql.push("EXISTS (SELECT 1 FROM logged_model_params p WHERE p.model_id = lm.model_id AND p.param_key = ? AND ").arg(k);
@@ -394,7 +421,20 @@ pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<Logge
         .push_list(exp_ids);
     if let Some(f) = &filter {
         sql.push(" AND ");
-        compile(store.dialect, f, &mut sql)?;
+        compile(store.dialect, f, &s.datasets, &mut sql)?;
+    }
+    let metric_filtered = filter.as_ref().is_some_and(|f| {
+        f.conds()
+            .iter()
+            .any(|c| matches!(c.key, LoggedModelKey::Metric(_)))
+    });
+    if !s.datasets.is_empty() && !metric_filtered {
+        // Models with any metric on one of the datasets.
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND ",
+        );
+        dataset_cond(&s.datasets, &mut sql);
+        sql.push(")");
     }
     sql.push_page(&order_sql, s.max_results, offset);
     store

@@ -19,7 +19,7 @@ use ferroflow_core::registry::{
 };
 use ferroflow_core::search::registry::{
     ModelVersionKey, ModelVersionOrder, RegisteredModelKey, RegisteredModelOrder,
-    parse_model_version_filter, parse_model_version_order_by, parse_registered_model_filter,
+    model_version_search_order, parse_model_version_filter, parse_registered_model_filter,
     parse_registered_model_order_by,
 };
 use ferroflow_core::search::{Op, Value};
@@ -881,15 +881,7 @@ pub async fn search_model_versions(
 ) -> Result<Page<ModelVersion>> {
     check_page_size(s.max_results, MAX_SEARCH_MODEL_VERSIONS)?;
     let filter = parse_model_version_filter(&s.filter)?;
-    let order = if s.order_by.is_empty() {
-        parse_model_version_order_by(&[
-            "last_updated_timestamp DESC".into(),
-            "name ASC".into(),
-            "version_number DESC".into(),
-        ])?
-    } else {
-        parse_model_version_order_by(&s.order_by)?
-    };
+    let order = model_version_search_order(&s.order_by)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;
     let d = store.dialect;
     let mut sql = Sql::new(format!(
@@ -913,7 +905,7 @@ pub async fn search_model_versions(
             Ok(())
         })?;
     }
-    let mut clauses: Vec<String> = order
+    let clauses: Vec<String> = order
         .iter()
         .map(|o| {
             let col = match o.key {
@@ -925,8 +917,6 @@ pub async fn search_model_versions(
             order_clause(col, o.ascending)
         })
         .collect();
-    clauses.push("mv.name ASC".into());
-    clauses.push("mv.version ASC".into());
     sql.push_page(&clauses, s.max_results, offset);
     store
         .read_page(
