@@ -135,17 +135,27 @@ def test_seed_000_registry_uri_and_the_v2_protocol(workdir, wine_run):
     try:
         assert requests.get(f"{s.url}/v2/health/live", timeout=5).json() == {"live": True}
         assert requests.get(f"{s.url}/v2/health/ready", timeout=5).status_code == 200
-        meta = requests.get(f"{s.url}/v2/models/wine_elasticnet", timeout=5).json()
+        # MLflow's MLServer mode names the model `mlflow-model`, whatever the URI (seed 000's
+        # request.py and Seldon call /v2/models/mlflow-model/infer).
+        meta = requests.get(f"{s.url}/v2/models/mlflow-model", timeout=5).json()
         assert meta["platform"] == "mlflow" and [i["name"] for i in meta["inputs"]] == WINE_COLUMNS
-        assert requests.get(f"{s.url}/v2/models/wine_elasticnet/ready", timeout=5).status_code == 200
+        assert requests.get(f"{s.url}/v2/models/mlflow-model/ready", timeout=5).status_code == 200
         infer = {"id": "r1", "inputs": [{"name": c, "shape": [2], "datatype": "FP64", "data": [SEED_ROW[i]] * 2}
                                         for i, c in enumerate(WINE_COLUMNS)]}
-        r = requests.post(f"{s.url}/v2/models/wine_elasticnet/infer", json=infer, timeout=30).json()
-        assert r["model_name"] == "wine_elasticnet" and r["id"] == "r1"
+        r = requests.post(f"{s.url}/v2/models/mlflow-model/infer", json=infer, timeout=30).json()
+        assert r["model_name"] == "mlflow-model" and r["id"] == "r1"
         assert r["outputs"][0]["shape"] == [2] and np.allclose(r["outputs"][0]["data"], expected, atol=1e-6)
-        assert requests.get(f"{s.url}/v2/models/other", timeout=5).status_code == 404
-        bad = requests.post(f"{s.url}/v2/models/wine_elasticnet/infer", json={"inputs": [{"name": "pH", "shape": [3], "datatype": "FP64", "data": [1]}]}, timeout=5)
+        assert requests.get(f"{s.url}/v2/models/wine_elasticnet", timeout=5).status_code == 404
+        bad = requests.post(f"{s.url}/v2/models/mlflow-model/infer", json={"inputs": [{"name": "pH", "shape": [3], "datatype": "FP64", "data": [1]}]}, timeout=5)
         assert bad.status_code == 400 and "holds 3" in bad.json()["error"]
+    finally:
+        s.stop()
+    # MLSERVER_MODEL_NAME renames it, as for MLServer.
+    s = Scorer(workdir, "-m", "models:/wine_elasticnet/1", "--env-manager=local", "--enable-mlserver",
+               environ=env(MLFLOW_TRACKING_URI="sqlite:///mlflow.db", MLSERVER_MODEL_NAME="wine"))
+    try:
+        assert requests.get(f"{s.url}/v2/models/wine/ready", timeout=5).status_code == 200
+        assert requests.get(f"{s.url}/v2/models/mlflow-model/ready", timeout=5).status_code == 404
     finally:
         s.stop()
 
@@ -215,12 +225,16 @@ def test_bad_input_model_errors_and_worker_crashes(workdir):
             ("{nope", "application/json", 400, "not valid JSON"),
             ("x\n1\n", "text/plain", 415, "'text/plain' is not supported"),
             ("x" * 200_000, "application/json", 413, "larger than 100000 bytes"),
-            (json.dumps({"dataframe_split": {"columns": ["x"], "data": [[-1]]}}), "application/json", 500, "ValueError: x must not be negative"),
+            # The model's own refusal: a 400 as MLflow's scoring server answers it, with the error.
+            (json.dumps({"dataframe_split": {"columns": ["x"], "data": [[-1]]}}), "application/json", 400, "ValueError: x must not be negative"),
         ]
         for data, ct, status, message in cases:
             r = post(data, ct)
             assert r.status_code == status and message in r.json()["message"], (status, r.status_code, r.text)
-            assert r.json()["error_code"] in ("BAD_REQUEST", "INTERNAL_ERROR")
+            assert r.json()["error_code"] == "BAD_REQUEST"
+        refused = post(json.dumps({"dataframe_split": {"columns": ["x"], "data": [[-1]]}})).json()
+        assert refused["message"].startswith("Encountered an unexpected error while evaluating the model.")
+        assert "ValueError: x must not be negative" in refused["stack_trace"]
         crash = post(json.dumps({"dataframe_split": {"columns": ["x"], "data": [[13]]}}))
         assert crash.status_code == 500 and "died" in crash.json()["message"]
         # The worker comes back and the server never went down.
@@ -238,6 +252,34 @@ def test_bad_input_model_errors_and_worker_crashes(workdir):
     p = subprocess.run([BIN, "models", "serve", "-m", "empty", "--env-manager", "local"], cwd=workdir, env=env(),
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "has no MLmodel file" in p.stderr
+
+
+def test_records_in_any_key_order_predict_as_the_split_frame(workdir, wine_run):
+    run_id, model = wine_run
+    X, y = wine()
+    rows = X.head(5)
+    want = model.predict(rows)
+    shuffled = list(reversed(WINE_COLUMNS))
+    records = [{c: r[c] for c in shuffled} for r in rows.to_dict(orient="records")]
+    # A model logged without a signature is ordered by the names it was fitted on.
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
+    with mlflow.start_run() as bare:
+        mlflow.sklearn.log_model(ElasticNet(alpha=0.5, l1_ratio=0.1, random_state=42).fit(X, y), name="model")
+    mlflow.set_tracking_uri(None)
+    for uri in (f"runs:/{run_id}/model", f"runs:/{bare.info.run_id}/model"):
+        s = Scorer(workdir, "-m", uri, "--env-manager", "local", environ=env(MLFLOW_TRACKING_URI="sqlite:///mlflow.db"))
+        try:
+            split = requests.post(f"{s.url}/invocations", json={"dataframe_split": rows.to_dict(orient="split")}, timeout=60)
+            recs = requests.post(f"{s.url}/invocations", json={"dataframe_records": records}, timeout=60)
+            answers = [split, recs]
+            if uri.startswith(f"runs:/{run_id}"):
+                # `instances` records are a frame when the signature says so.
+                answers.append(requests.post(f"{s.url}/invocations", json={"instances": records}, timeout=60))
+            for r in answers:
+                assert r.status_code == 200, (uri, r.text)
+                assert np.allclose(r.json()["predictions"], want, atol=1e-9), (uri, r.text)
+        finally:
+            s.stop()
 
 
 def test_docker_context_for_a_logged_model(workdir, wine_run):
@@ -265,3 +307,24 @@ def test_docker_context_for_a_logged_model(workdir, wine_run):
     assert p.returncode == 1 and "no Docker engine answers here" in p.stderr and "docker build -t wine " in p.stderr
     where = p.stderr.split("docker build -t wine ")[1].split()[0]
     assert (pathlib.Path(where) / "Dockerfile").read_text() == dockerfile
+    # Seed 000's build-docker.sh: the image also speaks the V2 protocol, as Seldon calls it.
+    p = subprocess.run([BIN, "models", "build-docker", "-m", "models:/wine_elasticnet/1", "-n", "wine-v2", "--enable-mlserver"],
+                       cwd=workdir, env=e, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and "docker build -t wine-v2 " in p.stderr
+    v2_ctx = pathlib.Path(p.stderr.split("docker build -t wine-v2 ")[1].split()[0])
+    v2_dockerfile = (v2_ctx / "Dockerfile").read_text()
+    assert '"--env-manager", "local", "--enable-mlserver"]' in v2_dockerfile
+    subprocess.run([BIN, "models", "generate-dockerfile", "-m", "models:/wine_elasticnet/1", "-d", "ctx-v2", "--enable-mlserver"],
+                   cwd=workdir, env=e, check=True, capture_output=True, timeout=120)
+    assert (workdir / "ctx-v2" / "Dockerfile").read_text() == v2_dockerfile
+    # The entry point's own arguments, run here: the V2 route under MLflow's model name.
+    entry = json.loads(v2_dockerfile.split("ENTRYPOINT ")[1].splitlines()[0])
+    assert entry[1:4] == ["models", "serve", "-m"]
+    args = [a for a in entry[5:] if a not in ("--host", "0.0.0.0", "--port", "8080")]
+    s = Scorer(v2_ctx, "-m", str(v2_ctx / "model"), *args, environ=env())
+    try:
+        infer = {"inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [SEED_ROW[i]]} for i, c in enumerate(WINE_COLUMNS)]}
+        r = requests.post(f"{s.url}/v2/models/mlflow-model/infer", json=infer, timeout=30)
+        assert r.status_code == 200 and r.json()["model_name"] == "mlflow-model"
+    finally:
+        s.stop()

@@ -120,6 +120,10 @@ pub struct BuildDockerArgs {
     /// The image name (and tag).
     #[arg(short, long, default_value = "mlflow-pyfunc-servable")]
     pub name: String,
+    /// The image also serves the Open Inference Protocol V2 (/v2/models/mlflow-model/infer),
+    /// as Seldon Core and KServe call it.
+    #[arg(long)]
+    pub enable_mlserver: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +134,9 @@ pub struct GenerateDockerfileArgs {
     /// Where to write the context (a new or empty directory).
     #[arg(short = 'd', long, default_value = "mlflow-dockerfile")]
     pub output_directory: PathBuf,
+    /// The image also serves the Open Inference Protocol V2 (/v2/models/mlflow-model/infer).
+    #[arg(long)]
+    pub enable_mlserver: bool,
 }
 
 /// Which model, and the Python environment it runs in.
@@ -194,8 +201,8 @@ pub struct ModelServeArgs {
     #[arg(long)]
     pub enable_mlserver: bool,
 
-    /// The model's name on the V2 routes (default: the registered name of a models:/ URI,
-    /// else "mlflow-model").
+    /// The model's name on the V2 routes (default "mlflow-model", as MLflow's MLServer
+    /// mode names it).
     #[arg(long, env = "MLSERVER_MODEL_NAME")]
     pub model_name: Option<String>,
 

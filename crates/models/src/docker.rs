@@ -38,9 +38,23 @@ fn python_version(model: &Model) -> String {
     }
 }
 
+/// What the image's server answers beyond `/invocations`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImageOptions {
+    /// Also the Open Inference Protocol V2 (`--enable-mlserver`), as Seldon and KServe
+    /// call it: `/v2/models/mlflow-model/infer`, the name MLflow's MLServer image gives
+    /// (`MLSERVER_MODEL_NAME` at `docker run` renames it).
+    pub enable_mlserver: bool,
+}
+
 /// The Dockerfile for `model`, whose directory is copied to `model/` in the context;
 /// `native`: it is an ONNX model ferroflow runs without Python ([`serves_natively`]).
-pub fn dockerfile(model: &Model, native: bool) -> String {
+pub fn dockerfile(model: &Model, native: bool, opts: ImageOptions) -> String {
+    let v2 = if opts.enable_mlserver {
+        ", \"--enable-mlserver\""
+    } else {
+        ""
+    };
     if native {
         // Served natively: no Python in the image.
         return format!(
@@ -51,7 +65,7 @@ pub fn dockerfile(model: &Model, native: bool) -> String {
              COPY ferroflow {BINARY}\n\
              RUN chmod 0755 {BINARY}\n\
              EXPOSE 8080\n\
-             ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\"]\n"
+             ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\"{v2}]\n"
         );
     }
     let python = python_version(model);
@@ -77,7 +91,7 @@ pub fn dockerfile(model: &Model, native: bool) -> String {
          COPY ferroflow {BINARY}\n\
          RUN chmod 0755 {BINARY}\n\
          EXPOSE 8080\n\
-         ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\", \"--env-manager\", \"local\"{no_native}]\n"
+         ENTRYPOINT [\"{BINARY}\", \"models\", \"serve\", \"-m\", \"{MODEL_DIR}\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\", \"--env-manager\", \"local\"{no_native}{v2}]\n"
     )
 }
 
@@ -91,7 +105,12 @@ fn serves_natively(model: &Model) -> bool {
 
 /// Writes the build context for `model` into `dir` (which must be empty or absent):
 /// `Dockerfile`, `model/`, and `ferroflow` (a copy of `binary`).
-pub fn write_context(model: &Model, binary: &Path, dir: &Path) -> Result<(), DockerError> {
+pub fn write_context(
+    model: &Model,
+    binary: &Path,
+    dir: &Path,
+    opts: ImageOptions,
+) -> Result<(), DockerError> {
     let native = serves_natively(model);
     if model.flavor("python_function").is_none() && !native {
         return Err(DockerError(format!(
@@ -114,7 +133,7 @@ pub fn write_context(model: &Model, binary: &Path, dir: &Path) -> Result<(), Doc
     copy_dir(&model.dir, &dir.join("model")).map_err(|e| io("copy the model", e))?;
     std::fs::copy(binary, dir.join("ferroflow"))
         .map_err(|e| io(&format!("copy {}", binary.display()), e))?;
-    std::fs::write(dir.join("Dockerfile"), dockerfile(model, native))
+    std::fs::write(dir.join("Dockerfile"), dockerfile(model, native, opts))
         .map_err(|e| io("write the Dockerfile", e))?;
     std::fs::write(
         dir.join(".dockerignore"),
@@ -157,14 +176,26 @@ mod tests {
         std::fs::write(&bin, "#!/bin/sh\n").unwrap();
         let out = tempfile::tempdir().unwrap();
         let ctx = out.path().join("ctx");
-        write_context(&model, &bin, &ctx).unwrap();
+        write_context(&model, &bin, &ctx, ImageOptions::default()).unwrap();
         let df = std::fs::read_to_string(ctx.join("Dockerfile")).unwrap();
         assert!(df.contains("FROM python:3.10-slim"));
         assert!(df.contains("pip install --no-cache-dir -r /opt/ml/model/requirements.txt"));
         assert!(df.contains("\"--port\", \"8080\"") && df.contains("EXPOSE 8080"));
         assert!(ctx.join("model/MLmodel").is_file() && ctx.join("ferroflow").is_file());
+        assert!(!df.contains("--enable-mlserver"));
+        let v2 = dockerfile(
+            &model,
+            false,
+            ImageOptions {
+                enable_mlserver: true,
+            },
+        );
         assert!(
-            write_context(&model, &bin, &ctx)
+            v2.contains("\"--env-manager\", \"local\", \"--enable-mlserver\"]"),
+            "{v2}"
+        );
+        assert!(
+            write_context(&model, &bin, &ctx, ImageOptions::default())
                 .unwrap_err()
                 .0
                 .contains("is not empty")
@@ -181,7 +212,7 @@ mod tests {
         .unwrap();
         std::fs::write(src.path().join("model.onnx"), b"\x08\x07not onnx").unwrap();
         let model = Model::load(src.path()).unwrap();
-        let df = dockerfile(&model, serves_natively(&model));
+        let df = dockerfile(&model, serves_natively(&model), ImageOptions::default());
         assert!(df.contains("FROM python:3.11-slim"), "{df}");
         assert!(df.contains("\"local\", \"--no-native\"]"), "{df}");
     }

@@ -11,9 +11,11 @@ use crate::schema::{ColSpec, ColType, Schema, TensorSpec};
 /// sent as `instances` to a column-based model become a frame).
 pub fn enforce(input: Input, schema: &Schema) -> Result<Input, String> {
     match (input, schema) {
-        (Input::Frame(f), Schema::Columns(cols)) => check_frame(&f, cols).map(|()| Input::Frame(f)),
+        (Input::Frame(f), Schema::Columns(cols)) => {
+            check_frame(&f, cols).map(|()| Input::Frame(in_schema_order(f, cols)))
+        }
         (Input::Tensor(t), Schema::Columns(cols)) => match tensor_as_frame(&t) {
-            Some(f) => check_frame(&f, cols).map(|()| Input::Frame(f)),
+            Some(f) => check_frame(&f, cols).map(|()| Input::Frame(in_schema_order(f, cols))),
             None => Ok(Input::Tensor(t)),
         },
         (Input::Tensor(t), Schema::Tensors(specs)) => {
@@ -58,6 +60,33 @@ fn tensor_as_frame(t: &Value) -> Option<Frame> {
             Some(Frame { columns, rows })
         }
         _ => None,
+    }
+}
+
+/// The frame's columns in the order of the signature (then any others, as they came), as
+/// MLflow's schema enforcement hands them to the model: records arrive keyed by name, and
+/// a model fitted on named columns wants them in its own order.
+fn in_schema_order(f: Frame, cols: &[ColSpec]) -> Frame {
+    let mut order: Vec<usize> = cols
+        .iter()
+        .filter_map(|c| c.name.as_ref())
+        .filter_map(|n| f.columns.iter().position(|c| c == n))
+        .collect();
+    for i in 0..f.columns.len() {
+        if !order.contains(&i) {
+            order.push(i);
+        }
+    }
+    if order.iter().enumerate().all(|(at, i)| at == *i) {
+        return f;
+    }
+    Frame {
+        columns: order.iter().map(|i| f.columns[*i].clone()).collect(),
+        rows: f
+            .rows
+            .into_iter()
+            .map(|row| order.iter().map(|i| row[*i].clone()).collect())
+            .collect(),
     }
 }
 
@@ -272,6 +301,12 @@ mod tests {
         // Records sent as `instances` are a frame.
         let got = enforce(Input::Tensor(json!([{"a": 1.0, "n": 2}])), &cols()).unwrap();
         assert_eq!(got, frame(&["a", "n"], json!([[1.0, 2]])));
+    }
+
+    #[test]
+    fn columns_come_in_the_signatures_order() {
+        let got = enforce(frame(&["x", "n", "a"], json!([[0, 2, 1.5]])), &cols()).unwrap();
+        assert_eq!(got, frame(&["a", "n", "x"], json!([[1.5, 2, 0]])));
     }
 
     #[test]

@@ -13,28 +13,48 @@ use crate::input::Input;
 pub struct PredictError {
     pub status: u16,
     pub message: String,
+    /// MLflow's `error_code`, when it is not the one the status implies.
+    pub code: Option<String>,
+    /// The model's traceback, answered as MLflow's `stack_trace`.
+    pub stack_trace: Option<String>,
 }
 
 impl PredictError {
+    fn new(status: u16, message: impl Into<String>) -> PredictError {
+        PredictError {
+            status,
+            message: message.into(),
+            code: None,
+            stack_trace: None,
+        }
+    }
+
     pub fn bad_input(message: impl Into<String>) -> PredictError {
+        PredictError::new(400, message)
+    }
+
+    /// The model itself refused the input (its `predict` raised): a 400, as MLflow's
+    /// scoring server answers, with the model's error in the message.
+    pub fn rejected(
+        message: impl Into<String>,
+        code: Option<String>,
+        stack_trace: Option<String>,
+    ) -> PredictError {
         PredictError {
             status: 400,
             message: message.into(),
+            code,
+            stack_trace,
         }
     }
 
+    /// The server failed to serve (a worker died, an output it cannot encode): a 500.
     pub fn model(message: impl Into<String>) -> PredictError {
-        PredictError {
-            status: 500,
-            message: message.into(),
-        }
+        PredictError::new(500, message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> PredictError {
-        PredictError {
-            status: 503,
-            message: message.into(),
-        }
+        PredictError::new(503, message)
     }
 }
 

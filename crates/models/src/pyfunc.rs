@@ -24,6 +24,27 @@ use crate::predictor::{PredictError, PredictFuture, Predictor};
 
 const WORKER: &str = include_str!("pyfunc_worker.py");
 
+/// A model's own exception, as MLflow's scoring server reports it: an `MlflowException`
+/// keeps its message and code; anything else gets MLflow's message, then the error.
+fn rejected(result: &Value, err: &Value) -> PredictError {
+    let err = err.as_str().unwrap_or("the model raised an error");
+    let trace = result["traceback"].as_str().map(str::to_string);
+    match result["error_code"].as_str() {
+        Some(code) => PredictError::rejected(
+            result["message"].as_str().unwrap_or(err),
+            Some(code.to_string()),
+            trace,
+        ),
+        None => PredictError::rejected(
+            format!(
+                "Encountered an unexpected error while evaluating the model. Verify that the serialized input Dataframe is compatible with the model for inference. ({err})"
+            ),
+            None,
+            trace,
+        ),
+    }
+}
+
 /// How to run the workers.
 #[derive(Debug, Clone)]
 pub struct PyfuncOptions {
@@ -250,11 +271,7 @@ async fn serve(
                     {
                         let _ = job.reply.send(match (r.get("ok"), r.get("error")) {
                             (Some(ok), _) => Ok(ok.clone()),
-                            (_, Some(err)) => Err(PredictError::model(
-                                err.as_str()
-                                    .unwrap_or("the model raised an error")
-                                    .to_string(),
-                            )),
+                            (_, Some(err)) => Err(rejected(&r, err)),
                             _ => Err(PredictError::model(
                                 "the Python worker gave no answer for this request",
                             )),

@@ -74,11 +74,25 @@ def tensor(data, spec):
 COLUMN_DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
 
 
-def build(item, specs, columns=None):
+def fitted_names(model):
+    """The column names a model was fitted on (scikit-learn's `feature_names_in_`), if any."""
+    try:
+        raw = model.get_raw_model()
+    except Exception:  # noqa: BLE001 - not every flavor exposes its model
+        return None
+    names = getattr(raw, "feature_names_in_", None)
+    return [str(n) for n in names] if names is not None else None
+
+
+def build(item, specs, columns=None, fitted=None):
     import pandas as pd
 
     if item["kind"] == "frame":
         df = pd.DataFrame(item["data"], columns=item["columns"])
+        # Without a signature to order them, columns follow the names the model was
+        # fitted on, as a frame built from records would not.
+        if fitted and not columns and set(fitted) <= set(df.columns) and list(df.columns[: len(fitted)]) != fitted:
+            df = df[fitted + [c for c in df.columns if c not in fitted]]
         for name, dtype in (columns or {}).items():
             if name in df.columns and not df[name].isna().any():
                 df[name] = df[name].astype(dtype)
@@ -91,7 +105,12 @@ def build(item, specs, columns=None):
 
 
 def error(e):
-    return {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    out = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    # An MlflowException (schema enforcement, most often) keeps its own code and message.
+    code = getattr(e, "error_code", None)
+    if isinstance(code, str) and getattr(e, "message", None) is not None:
+        out.update(error_code=code, message=str(e.message))
+    return out
 
 
 def main():
@@ -115,6 +134,7 @@ def main():
                     columns[c.name] = dtype
     except Exception:  # noqa: BLE001 - a signature we cannot read is only less typing
         specs, columns = None, {}
+    fitted = fitted_names(model) if not columns else None
     # What loading made lives as long as the worker: keep the collector from walking it
     # again on every full collection (pauses that show up as the tail latency).
     import gc
@@ -136,7 +156,7 @@ def main():
                 # The rows joined first: one frame to build and type, not one per request.
                 sizes = [len(i["data"]) for i in items]
                 joined = {"kind": "frame", "columns": items[0]["columns"], "data": [r for i in items for r in i["data"]]}
-                pred = jsonable(model.predict(build(joined, specs, columns)))
+                pred = jsonable(model.predict(build(joined, specs, columns, fitted)))
                 if isinstance(pred, list) and len(pred) == sum(sizes):
                     results, start = [], 0
                     for n in sizes:
@@ -148,7 +168,7 @@ def main():
             results = []
             for i in items:
                 try:
-                    pred = model.predict(build(i, specs, columns), params=i.get("params")) if i.get("params") else model.predict(build(i, specs, columns))
+                    pred = model.predict(build(i, specs, columns, fitted), params=i.get("params")) if i.get("params") else model.predict(build(i, specs, columns, fitted))
                     results.append({"ok": jsonable(pred)})
                 except Exception as e:  # noqa: BLE001 - the model's error goes to the client
                     results.append(error(e))

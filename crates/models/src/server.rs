@@ -70,18 +70,31 @@ pub fn router(predictor: Arc<dyn Predictor>, opts: ServeOptions) -> Router {
 }
 
 fn mlflow_error(status: u16, message: &str) -> Response {
-    let code = match status {
-        400 | 413 | 415 => "BAD_REQUEST",
-        404 => "ENDPOINT_NOT_FOUND",
-        503 => "TEMPORARILY_UNAVAILABLE",
-        _ => "INTERNAL_ERROR",
-    };
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
+    predict_error(&PredictError {
         status,
-        axum::Json(json!({"error_code": code, "message": message})),
-    )
-        .into_response()
+        message: message.to_string(),
+        code: None,
+        stack_trace: None,
+    })
+}
+
+/// MLflow's error body: `error_code`, `message`, and the model's `stack_trace` if any.
+fn predict_error(e: &PredictError) -> Response {
+    let code = e.code.clone().unwrap_or_else(|| {
+        match e.status {
+            400 | 413 | 415 => "BAD_REQUEST",
+            404 => "ENDPOINT_NOT_FOUND",
+            503 => "TEMPORARILY_UNAVAILABLE",
+            _ => "INTERNAL_ERROR",
+        }
+        .to_string()
+    });
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = json!({"error_code": code, "message": e.message});
+    if let Some(trace) = &e.stack_trace {
+        body["stack_trace"] = json!(trace);
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 async fn not_found() -> Response {
@@ -144,13 +157,22 @@ async fn invocations(State(c): State<Ctx>, headers: HeaderMap, req: Request) -> 
         .and_then(|v| v.to_str().ok())
         .map(String::from);
     let result = async {
-        let bytes = body(req, c.opts.max_request_bytes).await?;
-        let decoded =
-            input::decode(content_type.as_deref(), &bytes).map_err(|e| (e.status, e.message))?;
-        let predictions = score(&c, decoded.input, decoded.params)
+        let bytes = body(req, c.opts.max_request_bytes)
             .await
-            .map_err(|e| (e.status, e.message))?;
-        Ok::<_, (u16, String)>(if decoded.legacy {
+            .map_err(|(status, message)| PredictError {
+                status,
+                message,
+                code: None,
+                stack_trace: None,
+            })?;
+        let decoded = input::decode(content_type.as_deref(), &bytes).map_err(|e| PredictError {
+            status: e.status,
+            message: e.message,
+            code: None,
+            stack_trace: None,
+        })?;
+        let predictions = score(&c, decoded.input, decoded.params).await?;
+        Ok::<_, PredictError>(if decoded.legacy {
             predictions
         } else {
             json!({"predictions": predictions})
@@ -159,7 +181,7 @@ async fn invocations(State(c): State<Ctx>, headers: HeaderMap, req: Request) -> 
     .await;
     let (status, resp) = match result {
         Ok(v) => (200, axum::Json(v).into_response()),
-        Err((status, message)) => (status, mlflow_error(status, &message)),
+        Err(e) => (e.status, predict_error(&e)),
     };
     c.metrics.observe("/invocations", status, started.elapsed());
     resp

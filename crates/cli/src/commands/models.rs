@@ -29,7 +29,10 @@ pub async fn run(cmd: ModelsCommand, p: Printer) -> Result<u8> {
         ModelsCommand::Serve(a) => serve(a, p).await.map(|()| 0),
         ModelsCommand::Predict(a) => predict(a, p).await.map(|()| 0),
         ModelsCommand::GenerateDockerfile(a) => {
-            let dir = context(&a.model_uri, &a.output_directory, &p).await?;
+            let opts = docker::ImageOptions {
+                enable_mlserver: a.enable_mlserver,
+            };
+            let dir = context(&a.model_uri, &a.output_directory, opts, &p).await?;
             p.note(format!(
                 "Wrote the build context to {}: docker build -t <image> {0}",
                 dir.display()
@@ -41,11 +44,16 @@ pub async fn run(cmd: ModelsCommand, p: Printer) -> Result<u8> {
 }
 
 /// Writes the Docker build context of the model at `uri` into `dir`.
-async fn context(uri: &str, dir: &Path, p: &Printer) -> Result<PathBuf> {
+async fn context(
+    uri: &str,
+    dir: &Path,
+    opts: docker::ImageOptions,
+    p: &Printer,
+) -> Result<PathBuf> {
     let model = Model::load(&local_model(uri, p).await?)?;
     let binary = std::env::current_exe()
         .context("cannot find the ferroflow binary to copy into the image")?;
-    docker::write_context(&model, &binary, dir)?;
+    docker::write_context(&model, &binary, dir, opts)?;
     Ok(dir.to_path_buf())
 }
 
@@ -54,7 +62,10 @@ async fn build_docker(a: BuildDockerArgs, p: Printer) -> Result<()> {
         .prefix("ferroflow-docker-")
         .tempdir()?
         .keep();
-    context(&a.model_uri, &dir, &p).await?;
+    let opts = docker::ImageOptions {
+        enable_mlserver: a.enable_mlserver,
+    };
+    context(&a.model_uri, &dir, opts, &p).await?;
     let engine = std::process::Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .stdin(std::process::Stdio::null())
@@ -280,19 +291,10 @@ async fn serve(a: ModelServeArgs, p: Printer) -> Result<()> {
         &p,
     )
     .await?;
-    let model_name = a.model_name.clone().unwrap_or_else(|| {
-        a.model
-            .model_uri
-            .strip_prefix("models:/")
-            .map(|r| {
-                r.split(['/', '@'])
-                    .next()
-                    .unwrap_or("mlflow-model")
-                    .to_string()
-            })
-            .filter(|n| !n.is_empty() && !n.starts_with("m-"))
-            .unwrap_or_else(|| "mlflow-model".into())
-    });
+    let model_name = a
+        .model_name
+        .clone()
+        .unwrap_or_else(|| "mlflow-model".into());
     let app = router(
         predictor.clone(),
         ServeOptions {
