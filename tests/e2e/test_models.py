@@ -108,6 +108,9 @@ def test_seed_002_serve_the_legacy_path_and_predict_a_csv(workdir, wine_run):
         assert requests.get(f"{s.url}/health", timeout=5).status_code == 200
         metrics = requests.get(f"{s.url}/metrics", timeout=5).text
         assert 'ferroflow_model_requests_total{route="/invocations",status="200"} 5' in metrics
+        # One line says what the path became: MLflow 3 made the run's model a logged model.
+        said = [l for l in s.log.read_text().splitlines() if "is not a directory here" in l]
+        assert len(said) == 1 and "logged model m-" in said[0], s.log.read_text()
     finally:
         s.stop()
 

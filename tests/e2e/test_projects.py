@@ -75,6 +75,40 @@ def test_seed_002_order_ui_first_then_projects_in_the_same_directory(workdir, ca
         c = client.get_run(run_id_of(clf))
         assert c.info.experiment_id == exp.experiment_id and "accuracy" in c.data.metrics
         assert (project / ".mlflow.db.ferroflow-server").is_file()
+        # "A new directory mlruns/1 holds the new experiment's models" (seed 002): MLflow 3's
+        # logged models of the experiment, under mlruns/<experiment_id>/models.
+        assert list((project / "mlruns" / exp.experiment_id / "models").glob("m-*/artifacts/MLmodel"))
+        # `mlflow experiments create -n classificacao`, then `experiments list`, in the same shell.
+        cli = lambda *a: subprocess.run([BIN, *a], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+        created = cli("experiments", "create", "-n", "classificacao")
+        assert created.returncode == 0, created.stderr
+        listed = cli("experiments", "list")
+        assert "classificacao" in listed.stdout and "classifier" in listed.stdout, listed.stdout
+        # `mlflow models serve -m mlruns/1/<ID>/artifacts/model/ --port 5001`, verbatim.
+        port = __import__("conftest").free_port()
+        serve = subprocess.Popen([BIN, "models", "serve", "-m", f"mlruns/{exp.experiment_id}/{c.info.run_id}/artifacts/model/",
+                                  "--port", str(port), "--env-manager", "local"], cwd=project, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            import requests
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).ok:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.2)
+            columns = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides", "free sulfur dioxide",
+                       "total sulfur dioxide", "density", "pH", "sulphates", "alcohol"]
+            row = [-0.96860107, 0.16580424, 0.55633228, 0.97056386, 0.09408896, 1.03266429, 0.20843976, -0.05401888,
+                   -0.61083071, 0.85930445, 0.34699202]
+            resp = requests.post(f"http://127.0.0.1:{port}/invocations", data=__import__("json").dumps({"columns": columns, "data": [row]}),
+                              headers={"Content-Type": "application/json; format=pandas-split"}, timeout=60)
+            assert resp.status_code == 200 and isinstance(resp.json(), list) and len(resp.json()) == 1, resp.text
+        finally:
+            serve.terminate()
+            out = serve.communicate(timeout=30)[0]
+        assert "logged model m-" in out, out
 
         # A `path` parameter given as a URI is downloaded first; the run logs the URI.
         reader = workdir / "reader"

@@ -140,9 +140,6 @@ async fn local_model(uri: &str, p: &Printer) -> Result<PathBuf> {
     } else if let Some(runs) =
         legacy_run_path(local).filter(|_| !path.exists() || !path.join("MLmodel").is_file())
     {
-        p.note(format!(
-            "{uri} is an MLflow 1.x file-store path; loading {runs}"
-        ));
         runs
     } else if path.is_dir() {
         bail!(
@@ -156,6 +153,18 @@ async fn local_model(uri: &str, p: &Printer) -> Result<PathBuf> {
     };
     let t = tracking::open(&tracking::client_uri().await).await?;
     let resolved = t.artifact_uri(&remote).await?;
+    if remote != uri {
+        // Seed 002's `mlruns/<experiment>/<run>/artifacts/model`: say what it became.
+        let model_id = resolved
+            .split('/')
+            .find(|seg| ferroflow_core::model_uri::is_logged_model_id(seg));
+        p.note(match model_id {
+            Some(id) => format!(
+                "{uri} is not a directory here: MLflow 3 keeps the run's model as logged model {id}; serving it ({resolved})"
+            ),
+            None => format!("{uri} is an MLflow 1.x file-store path; loading {remote} ({resolved})"),
+        });
+    }
     let dir = crate::env::cache_dir()
         .join("models")
         .join(stable_hash(resolved.as_bytes()));
