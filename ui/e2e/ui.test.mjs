@@ -355,6 +355,30 @@ test('Register model on the model folder creates version 1, shown on the Models 
   await shot('models');
 });
 
+test("a run's logged models are folders of its artifacts, registered from there", T, async () => {
+  await open(`#/experiments/${data.experiment_id}/runs/${data.parent}`);
+  const tree = page.getByRole('tree', { name: 'Artifacts' });
+  const preview = page.getByTestId('preview');
+  // MLflow 3's log_model(name="logged") is a logged model, not a folder of the run: shown by name.
+  await tree.getByRole('button', { name: /logged$/ }).click();
+  await preview.getByText(data.logged_model_id).waitFor();
+  for (const file of ['MLmodel', 'requirements.txt', 'conda.yaml']) await tree.getByRole('button', { name: file }).first().waitFor();
+  await tree.locator('li', { hasText: /^▾ logged/ }).getByRole('button', { name: 'MLmodel' }).click();
+  await preview.getByText(`model_id: ${data.logged_model_id}`).waitFor();
+  assert.match(page.url(), /\/artifacts\/logged\/MLmodel$/);
+  await shot('run-logged-model');
+  await tree.getByRole('button', { name: /logged$/ }).click();
+  await preview.getByRole('button', { name: 'Register model' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Register model' });
+  await dialog.getByLabel('Registered model').waitFor();
+  await dialog.getByLabel('New model name').fill('ui-e2e-logged');
+  await dialog.getByRole('button', { name: 'Register' }).click();
+  await dialog.getByText('Version 1 of ui-e2e-logged registered').waitFor();
+  await dialog.getByRole('link', { name: 'Open version 1' }).click();
+  await page.getByRole('heading', { name: /ui-e2e-logged · version 1/ }).waitFor();
+  await page.getByText(`models:/${data.logged_model_id}`).first().waitFor();
+});
+
 test('a stage change and an alias stick after reload; the version links to its run', T, async () => {
   await open('#/models/ui-e2e-model/versions/1');
   await page.getByTestId('stage').getByText('None').waitFor();

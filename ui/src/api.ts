@@ -36,6 +36,10 @@ export interface Run {
   data: { metrics?: MetricValue[]; params?: KV[]; tags?: KV[] };
   outputs?: { model_outputs?: { model_id: string; step: number }[] };
 }
+/** A logged model (MLflow 3), as `logged-models/search` answers it. */
+export interface LoggedModel {
+  info: { model_id: string; name: string; artifact_uri?: string; source_run_id?: string; experiment_id: string };
+}
 export interface FileInfo {
   path: string;
   is_dir: boolean;
@@ -139,12 +143,17 @@ export function artifactUrl(runId: string, path: string): string {
   return 'get-artifact' + queryString({ path, run_uuid: runId });
 }
 
+/** The download URL of a file of a logged model (MLflow 3). */
+export function loggedModelFileUrl(modelId: string, path: string): string {
+  return API + `logged-models/${encodeURIComponent(modelId)}/artifacts/files` + queryString({ artifact_file_path: path });
+}
+
 /**
- * The first `limit` bytes of an artifact as text; reading stops there even when the
+ * The first `limit` bytes of the file at `url` as text; reading stops there even when the
  * listing did not know the size. `truncated` says whether there was more.
  */
-export async function readArtifactHead(runId: string, path: string, limit: number): Promise<{ text: string; truncated: boolean }> {
-  const resp = await fetch(artifactUrl(runId, path), { headers: { Range: `bytes=0-${limit - 1}` } });
+export async function readArtifactHead(url: string, limit: number): Promise<{ text: string; truncated: boolean }> {
+  const resp = await fetch(url, { headers: { Range: `bytes=0-${limit - 1}` } });
   if (!resp.ok) throw await errorOf(resp);
   const reader = resp.body?.getReader();
   if (!reader) return { text: '', truncated: false };

@@ -34,3 +34,16 @@ export function prettyJson(text: string): string {
     return text;
   }
 }
+
+/** A logged model shown as a folder of its run's artifacts, under its name. */
+export interface ModelFolder {
+  name: string;
+  modelId: string;
+}
+
+/** Where a path of a run's artifact tree lives: in the run's artifacts, or inside one of its logged models. */
+export function locate(path: string, models: ModelFolder[]): { model?: ModelFolder; rel: string } {
+  const [first, ...rest] = path.split('/');
+  const model = models.find((m) => m.name === first);
+  return model ? { model, rel: rest.join('/') } : { rel: path };
+}

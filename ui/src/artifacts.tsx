@@ -1,31 +1,54 @@
 // A run's artifacts: a lazily listed tree, previews read only up to PREVIEW_LIMIT, and
-// "Register model" on a folder holding an MLmodel file.
+// "Register model" on a folder holding an MLmodel file. The run's logged models (MLflow 3's
+// `log_model`) are folders of the tree under their names, as in MLflow's UI: their files
+// come from the logged model's own artifacts.
 
 import { useEffect, useState } from 'preact/hooks';
-import { artifactUrl, get, readArtifactHead, type FileInfo } from './api';
-import { PREVIEW_LIMIT, prettyJson, previewKind, previewRefusal } from './artifact';
+import { artifactUrl, get, loggedModelFileUrl, readArtifactHead, type FileInfo } from './api';
+import { PREVIEW_LIMIT, locate, prettyJson, previewKind, previewRefusal, type ModelFolder } from './artifact';
 import { formatBytes } from './format';
 import { RegisterDialog } from './register';
 import { ErrorBox, Loading, message, useLoad } from './ui';
 
 type Listings = Record<string, FileInfo[] | { error: string } | undefined>;
 
-async function list(runId: string, path: string): Promise<FileInfo[]> {
+const byKind = (a: FileInfo, b: FileInfo) => Number(b.is_dir) - Number(a.is_dir) || a.path.localeCompare(b.path);
+
+async function list(runId: string, path: string, models: ModelFolder[]): Promise<FileInfo[]> {
+  const { model, rel } = locate(path, models);
+  if (model) {
+    const r = await get<{ files?: FileInfo[] }>(`logged-models/${encodeURIComponent(model.modelId)}/artifacts/directories`, {
+      artifact_directory_path: rel || undefined,
+    });
+    return (r.files ?? []).map((f) => ({ ...f, path: `${model.name}/${f.path}` })).sort(byKind);
+  }
   const r = await get<{ files?: FileInfo[] }>('artifacts/list', { run_id: runId, path: path || undefined });
-  return (r.files ?? []).sort((a, b) => Number(b.is_dir) - Number(a.is_dir) || a.path.localeCompare(b.path));
+  const files = r.files ?? [];
+  if (!path) {
+    for (const m of models) {
+      if (!files.some((f) => f.path === m.name)) files.push({ path: m.name, is_dir: true });
+    }
+  }
+  return files.sort(byKind);
+}
+
+/** The download URL of a file of the tree. */
+function fileUrl(runId: string, path: string, models: ModelFolder[]): string {
+  const { model, rel } = locate(path, models);
+  return model ? loggedModelFileUrl(model.modelId, rel) : artifactUrl(runId, path);
 }
 
 const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));
 
-export function Artifacts({ runId, artifactUri, initialPath, onSelect }: { runId: string; artifactUri: string; initialPath: string; onSelect: (path: string) => void }) {
+export function Artifacts({ runId, artifactUri, initialPath, models = [], onSelect }: { runId: string; artifactUri: string; initialPath: string; models?: ModelFolder[]; onSelect: (path: string) => void }) {
   const [listings, setListings] = useState<Listings>({});
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   const [selected, setSelected] = useState<FileInfo | undefined>();
 
   const load = async (path: string): Promise<FileInfo[] | undefined> => {
     try {
-      const files = await list(runId, path);
+      const files = await list(runId, path, models);
       setListings((l) => ({ ...l, [path]: files }));
       return files;
     } catch (e) {
@@ -53,7 +76,7 @@ export function Artifacts({ runId, artifactUri, initialPath, onSelect }: { runId
       setOpen(opened);
     })();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [runId]);
+  }, [runId, models.map((m) => m.modelId).join()]);
 
   const choose = (f: FileInfo) => {
     setSelected(f);
@@ -81,7 +104,7 @@ export function Artifacts({ runId, artifactUri, initialPath, onSelect }: { runId
         )}
       </div>
       <div class="preview">
-        {selected ? <Preview runId={runId} artifactUri={artifactUri} file={selected} listings={listings} /> : <p class="muted">Select a file to preview it.</p>}
+        {selected ? <Preview runId={runId} artifactUri={artifactUri} file={selected} listings={listings} models={models} /> : <p class="muted">Select a file to preview it.</p>}
       </div>
     </div>
   );
@@ -113,10 +136,13 @@ function modelFolder(file: FileInfo, listings: Listings): string | null {
   return Array.isArray(kids) && kids.some((k) => nameOf(k.path) === 'MLmodel') ? file.path : null;
 }
 
-function Preview({ runId, artifactUri, file, listings }: { runId: string; artifactUri: string; file: FileInfo; listings: Listings }) {
+function Preview({ runId, artifactUri, file, listings, models }: { runId: string; artifactUri: string; file: FileInfo; listings: Listings; models: ModelFolder[] }) {
   const [registering, setRegistering] = useState(false);
-  const folder = modelFolder(file, listings);
-  const url = artifactUrl(runId, file.path);
+  const located = locate(file.path, models);
+  // A logged model's own folder registers that model; inside one, nothing else does.
+  const logged = located.model && file.is_dir && located.rel === '' ? located.model : undefined;
+  const folder = logged ? file.path : located.model ? null : modelFolder(file, listings);
+  const url = fileUrl(runId, file.path, models);
   return (
     <div data-testid="preview">
       <div class="row">
@@ -135,14 +161,24 @@ function Preview({ runId, artifactUri, file, listings }: { runId: string; artifa
       </div>
       {file.is_dir ? (
         <p class="muted">
-          Folder{folder !== null ? ' holding a model (MLmodel). Register it to add a version to the model registry.' : '.'}
+          {logged ? (
+            <>
+              Logged model <span class="mono">{logged.modelId}</span>. Register it to add a version to the model registry.
+            </>
+          ) : (
+            <>Folder{folder !== null ? ' holding a model (MLmodel). Register it to add a version to the model registry.' : '.'}</>
+          )}
         </p>
       ) : (
-        <FileBody runId={runId} path={file.path} size={file.file_size} url={url} />
+        <FileBody path={file.path} size={file.file_size} url={url} />
       )}
       {registering && folder !== null && (
         <RegisterDialog
-          what={{ source: artifactUri.replace(/\/$/, '') + (folder ? '/' + folder : ''), runId, label: folder || '(run root)' }}
+          what={
+            logged
+              ? { source: `models:/${logged.modelId}`, modelId: logged.modelId, runId, label: `${logged.name} (models:/${logged.modelId})` }
+              : { source: artifactUri.replace(/\/$/, '') + (folder ? '/' + folder : ''), runId, label: folder || '(run root)' }
+          }
           onClose={() => setRegistering(false)}
         />
       )}
@@ -150,10 +186,10 @@ function Preview({ runId, artifactUri, file, listings }: { runId: string; artifa
   );
 }
 
-function FileBody({ runId, path, size, url }: { runId: string; path: string; size?: number; url: string }) {
+function FileBody({ path, size, url }: { path: string; size?: number; url: string }) {
   const refusal = previewRefusal(path, size);
   const kind = previewKind(path);
-  const text = useLoad(async () => (refusal || kind === 'image' ? null : readArtifactHead(runId, path, PREVIEW_LIMIT)), [runId, path]);
+  const text = useLoad(async () => (refusal || kind === 'image' ? null : readArtifactHead(url, PREVIEW_LIMIT)), [url]);
   const [imgError, setImgError] = useState(false);
   if (refusal) {
     return (

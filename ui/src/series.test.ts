@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PREVIEW_LIMIT, prettyJson, previewKind, previewRefusal } from './artifact';
+import { PREVIEW_LIMIT, locate, prettyJson, previewKind, previewRefusal } from './artifact';
 import { alignSeries, downsample, logScalable, parseDownsampled, pointsForWidth, smooth, stepRange, toSeries, xValues } from './series';
 
 describe('toSeries', () => {
@@ -122,5 +122,18 @@ describe('alignSeries', () => {
       [1, null, 3],
       [null, 5, null],
     ]);
+  });
+});
+
+describe('logged models in the artifact tree', () => {
+  const models = [{ name: 'model', modelId: 'm-1' }];
+  it('sends a path under a logged model to that model', () => {
+    expect(locate('model', models)).toEqual({ model: models[0], rel: '' });
+    expect(locate('model/MLmodel', models)).toEqual({ model: models[0], rel: 'MLmodel' });
+    expect(locate('model/sub/x.pkl', models)).toEqual({ model: models[0], rel: 'sub/x.pkl' });
+  });
+  it('keeps other paths in the run', () => {
+    expect(locate('models/x', models)).toEqual({ rel: 'models/x' });
+    expect(locate('notes.txt', [])).toEqual({ rel: 'notes.txt' });
   });
 });

@@ -1,12 +1,12 @@
 import { useState } from 'preact/hooks';
-import { get, post, type Experiment, type Run } from '../api';
+import { get, post, type Experiment, type LoggedModel, type Run } from '../api';
 import { Artifacts } from '../artifacts';
 import { ChartControls, DEFAULT_SETTINGS, MetricChart, type ChartSettings } from '../chart';
 import { basename, formatTime, formatValue, runDuration } from '../format';
 import { RegisterDialog, type RegisterSource } from '../register';
 import { formatRoute, href } from '../route';
 import { PARENT_TAG, tag } from '../runs';
-import { EditableText, ErrorBox, Show, TagEditor, useAction, useLoad, usePoll } from '../ui';
+import { EditableText, ErrorBox, Loading, Show, TagEditor, useAction, useLoad, usePoll } from '../ui';
 
 const NOTE_TAG = 'mlflow.note.content';
 /** Charts drawn at once; the rest behind a button, so a run with hundreds of metrics stays quick. */
@@ -43,6 +43,16 @@ function RunView({ run, reload, artifactPath }: { run: Run; reload: () => void; 
   const setTag = (key: string, value: string) => post('runs/set-tag', { run_id: info.run_id, key, value }).then(reload);
   const deleteTag = (key: string) => post('runs/delete-tag', { run_id: info.run_id, key }).then(reload);
   const models = run.outputs?.model_outputs ?? [];
+  // The run's logged models, shown by name as folders of its artifacts.
+  const logged = useLoad(
+    () =>
+      post<{ models?: LoggedModel[] }>('logged-models/search', {
+        experiment_ids: [info.experiment_id],
+        filter: `source_run_id = '${info.run_id}'`,
+        max_results: 100,
+      }).then((r) => (r.models ?? []).map((m) => ({ name: m.info.name, modelId: m.info.model_id }))),
+    [info.run_id],
+  );
   const deleted = info.lifecycle_stage === 'deleted';
 
   return (
@@ -170,13 +180,18 @@ function RunView({ run, reload, artifactPath }: { run: Run; reload: () => void; 
       <TagEditor tags={tags} hidePrefix="mlflow." onSet={setTag} onDelete={deleteTag} />
 
       <h2>Artifacts</h2>
-      <Artifacts
-        key={artifactPath}
-        runId={info.run_id}
-        artifactUri={info.artifact_uri ?? ''}
-        initialPath={artifactPath}
-        onSelect={(path) => history.replaceState(null, '', formatRoute({ page: 'run', experimentId: info.experiment_id, runId: info.run_id, artifactPath: path, query: {} }))}
-      />
+      {logged.loading && !logged.data ? (
+        <Loading what="artifacts" />
+      ) : (
+        <Artifacts
+          key={artifactPath}
+          runId={info.run_id}
+          artifactUri={info.artifact_uri ?? ''}
+          initialPath={artifactPath}
+          models={logged.data ?? []}
+          onSelect={(path) => history.replaceState(null, '', formatRoute({ page: 'run', experimentId: info.experiment_id, runId: info.run_id, artifactPath: path, query: {} }))}
+        />
+      )}
       {registering && <RegisterDialog what={registering} onClose={() => setRegistering(undefined)} />}
     </>
   );
