@@ -159,18 +159,18 @@ def test_mlp_seed_000_request_and_a_real_v2_client(workdir, mlp_onnx):
 
         client = triton.InferenceServerClient(url=s.url.removeprefix("http://"))
         assert client.is_server_live() and client.is_server_ready()
-        assert client.is_model_ready("digits_onnx")
-        assert client.get_model_metadata("digits_onnx")["name"] == "digits_onnx"
+        assert client.is_model_ready("mlflow-model")
+        assert client.get_model_metadata("mlflow-model")["name"] == "mlflow-model"
         batch = X[:64]
         inp = triton.InferInput("input", list(batch.shape), "FP32")
         inp.set_data_from_numpy(batch, binary_data=False)
-        res = client.infer("digits_onnx", [inp], outputs=[triton.InferRequestedOutput("probabilities", binary_data=False)])
+        res = client.infer("mlflow-model", [inp], outputs=[triton.InferRequestedOutput("probabilities", binary_data=False)])
         probs = res.as_numpy("probabilities")
         assert probs.shape == (64, 10)
         np.testing.assert_allclose(probs, sess.run(None, {"input": batch})[0], **TOL)
         assert (probs.argmax(1) == clf.predict(batch.reshape(64, -1))).mean() > 0.9
         with pytest.raises(triton.InferenceServerException):
-            client.infer("digits_onnx", [triton.InferInput("nope", [1], "FP32")])
+            client.infer("mlflow-model", [triton.InferInput("nope", [1], "FP32")])
     finally:
         s.stop()
 

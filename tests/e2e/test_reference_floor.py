@@ -514,3 +514,102 @@ def test_model_versions_order_ties_as_the_reference(both):
             r = s.api("GET", "model-versions/search", params={"filter": f"name LIKE '{prefix}%'", "order_by": order})
             got[name][str(order)] = [(v["name"].replace(prefix, ""), v["version"]) for v in r.json()["model_versions"]]
     assert got["ferroflow"] == got["mlflow"]
+
+
+# ---- /graphql, as MLflow's web UI queries it ----
+
+
+def graphql(server, query, variables=None, operation=None):
+    body = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    if operation:
+        body["operationName"] = operation
+    r = requests.post(f"{server.url}/graphql", json=body, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def graphql_answers(both, tmp_path_factory):
+    import math
+    import mlflow
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    out = {}
+    for name, s in both.items():
+        c = mlflow.MlflowClient(s.url)
+        model = unique("floor-gql")
+        c.create_registered_model(model)
+        expname = unique("gql")
+        exp = c.create_experiment(expname)
+        run = c.create_run(exp)
+        run_id = run.info.run_id
+        for i in range(10):
+            c.log_metric(run_id, "metric_0", i, timestamp=1000 + i, step=i)
+        c.log_metric(run_id, "nan_metric", math.nan, timestamp=2, step=2)
+        c.log_param(run_id, "alpha", "0.5")
+        c.set_tag(run_id, "team", "wine")
+        f = tmp_path_factory.mktemp("gql") / "test.txt"
+        f.write_text("hello world")
+        c.log_artifact(run_id, str(f))
+        c.log_artifact(run_id, str(f), "testDir")
+        c.log_inputs(run_id, [DatasetInput(Dataset(name="d1", digest="12345", source_type="script", source="t"), tags=[]),
+                              DatasetInput(Dataset(name="d2", digest="12346", source_type="script", source="t"),
+                                           tags=[InputTag(key="mlflow.data.context", value="training")])])
+        c.create_model_version(model, f"runs:/{run_id}/model", run_id)
+        run2 = c.create_run(exp).info.run_id
+        ids = {"run": run_id, "run2": run2, "exp": exp, "model": model, "expname": expname}
+        queries = [
+            ('query testQuery {test(inputString: "abc") { output }}', None, "testQuery"),
+            ('mutation m {testMutation(inputString: "x") { output __typename }}', None, None),
+            (f'query q {{mlflowGetExperiment(input: {{experimentId: "{exp}"}}) {{ experiment {{ name lifecycleStage tags {{ key }} }} apiError {{ code }} }}}}', None, None),
+            ('query q($id: String) { e: mlflowGetExperiment(input: {experimentId: $id}) { experiment { experimentId } } }', {"id": exp}, "q"),
+            ('query q($input: MlflowGetExperimentInput!) { mlflowGetExperiment(input: $input) { experiment { name } } }', {"input": {"experimentId": exp}}, None),
+            ('query q { mlflowGetExperiment(input: {experimentId: "999999"}) { experiment { name } } }', None, None),
+            (f'''query testQuery @component(name: "Test") {{ mlflowGetRun(input: {{runId: "{run_id}"}}) {{
+                  run {{ info {{ status runId endTime lifecycleStage }} experiment {{ name }} modelVersions {{ name version source }}
+                        data {{ params {{ key value }} tags {{ key }} metrics {{ key value timestamp step }} }}
+                        inputs {{ datasetInputs {{ dataset {{ name digest }} tags {{ key value }} }} }}
+                        outputs {{ modelOutputs {{ modelId }} }} __typename }} }} }}''', None, "testQuery"),
+            (f'query q {{ mlflowGetMetricHistoryBulkInterval(input: {{runIds: ["{run_id}"], metricKey: "metric_0"}}) {{ metrics {{ key timestamp value step runId }} }} }}', None, None),
+            (f'query q {{ mlflowGetMetricHistoryBulkInterval(input: {{runIds: ["{run_id}"], metricKey: "metric_0", startStep: 2, endStep: 4, maxResults: 2}}) {{ metrics {{ step }} }} }}', None, None),
+            (f'mutation m {{ mlflowSearchRuns(input: {{ experimentIds: ["{exp}"], orderBy: ["attributes.start_time DESC"] }}) {{ runs {{ info {{ runId }} }} nextPageToken }} }}', None, None),
+            (f'query q {{ mlflowSearchRuns(input: {{ experimentIds: ["{exp}"], filter: "params.alpha = \'0.5\'", maxResults: 1 }}) {{ runs {{ info {{ runId }} }} }} }}', None, None),
+            (f'query q {{ files: mlflowListArtifacts(input: {{runId: "{run_id}"}}) {{ files {{ path isDir fileSize }} }} }}', None, None),
+            (f'query q {{ subdir: mlflowListArtifacts(input: {{runId: "{run_id}", path: "testDir"}}) {{ files {{ path isDir fileSize }} }} }}', None, None),
+            (f'mutation m {{ mlflowSearchDatasets(input: {{experimentIds: ["{exp}"]}}) {{ datasetSummaries {{ experimentId name digest context }} }} }}', None, None),
+            (f'query q {{ mlflowSearchModelVersions(input: {{filter: "name=\'{model}\'"}}) {{ modelVersions {{ name version currentStage aliases status }} }} }}', None, None),
+            ('query q { mlflowGetExperiment(input: {experimentId: "1"}) { experiment { nope } } }', None, None),
+            ('query q { nope }', None, None),
+            ('query q { mlflowGetRun(input: {runId: "x"}) { run { info { status { x } } } } }', None, None),
+            ('query q { mlflowGetRun(input: {runId: "nope"}) { run { info { status } } } }', None, None),
+        ]
+        answers = []
+        for q, v, op in queries:
+            a = graphql(s, q, v, op)
+            answers.append(redact_ids(a, ids))
+        out[name] = answers
+    return out
+
+
+@pytest.mark.parametrize("index", range(19))
+def test_graphql_answers_as_the_reference(graphql_answers, index):
+    assert graphql_answers["ferroflow"][index] == graphql_answers["mlflow"][index]
+
+
+@pytest.mark.parametrize("query, message", [
+    (" ".join(["query q {"] + [f'k{i}: test(inputString: "a") {{ output }}' for i in range(12)] + ["}"]),
+     "GraphQL queries should have at most 10 root fields, got 12 root fields"),
+    ('query q { mlflowGetExperiment(input: {experimentId: "1"}) { ' + " ".join(f"e{i}: experiment {{ name }}" for i in range(12)) + " } }",
+     "queries should have at most 10 aliases"),
+    ('query q { mlflowGetExperiment(input: {experimentId: "1"}) { experiment { ' + "name { " * 12 + "name" + " }" * 12 + " } } }",
+     "Query exceeds maximum depth of 10"),
+    ('query q { mlflowGetExperiment(input: {experimentId: "1"}) { experiment { ' + " ".join(f"f{i} {{ name }}" for i in range(1002)) + " } } }",
+     "Query exceeds maximum total selections of 1000"),
+])
+def test_graphql_limits_as_the_reference(both, query, message):
+    for s in both.values():
+        a = graphql(s, query)
+        assert a["data"] is None and message in a["errors"][0], a

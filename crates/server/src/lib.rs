@@ -6,6 +6,7 @@
 
 mod artifact_uri;
 mod error;
+mod graphql;
 mod handlers;
 mod pages;
 pub mod request;

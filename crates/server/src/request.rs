@@ -174,6 +174,11 @@ impl Fields {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
+    /// A field as it came, untyped.
+    pub fn raw(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+
     /// Whether the message came from a query string rather than a JSON body.
     pub fn is_query(&self) -> bool {
         self.from_query

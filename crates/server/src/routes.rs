@@ -13,7 +13,7 @@ use crate::handlers::{
     artifacts, downsample, experiments, logged_models, meta, metrics, model_versions,
     registered_models, runs,
 };
-use crate::{AppState, security, ui};
+use crate::{AppState, graphql, security, ui};
 
 /// The `/2.0/mlflow` API: tracking, logged models and the model registry.
 fn mlflow_api() -> Router<AppState> {
@@ -176,16 +176,27 @@ fn artifacts_api() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
+fn api(mlflow: Router<AppState>) -> Router<AppState> {
+    Router::new()
+        .nest("/2.0/mlflow", mlflow)
+        .nest("/2.0/mlflow-artifacts", artifacts_api())
+        .route("/3.0/mlflow/server-info", get(meta::server_info))
+}
+
+/// `/api` and `/ajax-api` alone, for calls made inside the server (GraphQL's resolvers).
+pub(crate) fn internal(state: AppState) -> Router {
+    Router::new()
+        .nest("/api", api(mlflow_api()))
+        .nest("/ajax-api", api(mlflow_api().merge(ajax_only_api())))
+        .fallback(endpoint_not_found)
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = |mlflow: Router<AppState>| {
-        Router::new()
-            .nest("/2.0/mlflow", mlflow)
-            .nest("/2.0/mlflow-artifacts", artifacts_api())
-            .route("/3.0/mlflow/server-info", get(meta::server_info))
-    };
     let app = Router::new()
         .nest("/api", api(mlflow_api()))
         .nest("/ajax-api", api(mlflow_api().merge(ajax_only_api())))
+        .route("/graphql", get(graphql::graphql).post(graphql::graphql))
         .route("/health", get(meta::health))
         .route("/version", get(meta::version))
         .route("/get-artifact", get(artifacts::get_run_artifact))
