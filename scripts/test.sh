@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust unit and integration tests, then the
-# end-to-end suite that drives the built binary with the official MLflow clients
-# (3.17.2, and a 2.22 client for the core flow), then the web UI's tests (Vitest, and
+# end-to-end suite that drives the built binary with the official MLflow clients (all of it
+# with 3.17.2, then again with 2.22), then the web UI's tests (Vitest, and
 # Debian's chromium against the built binary). Installs its Python and npm packages itself.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +34,9 @@ export MLFLOW2_PYTHON="$venv2/bin/python"
 export FERROFLOW_TEST_UV="$(scripts/venv.sh tests/e2e/requirements-uv.txt)/bin/uv"
 export FERROFLOW_DATA="${FERROFLOW_DATA:-$root/examples/wine-quality/data}"
 "$venv/bin/python" -m pytest tests/e2e "$@"
+
+echo "== end-to-end tests again with the MLflow 2.22 client (against the same 3.17.2 reference)"
+FERROFLOW_REFERENCE_MLFLOW="$venv/bin/mlflow" "$venv2/bin/python" -m pytest tests/e2e -p no:cacheprovider "$@"
 
 echo "== web UI tests"
 FERROFLOW_UI_SKIP_BUILD=1 scripts/ui-test.sh

@@ -40,13 +40,17 @@ with mlflow.start_run() as run:
         mlflow.log_metrics({"train_loss": train_loss, "test_loss": test_loss, "test_acc": test_acc}, step=epoch)
         print(f"epoch {epoch}/{epochs}: test_loss={test_loss:.4f} test_acc={test_acc:.4f}")
     mlflow.log_metric("best_acc", best_acc)
+    where = (
+        # skops (MLflow 3's default format) asks that the optimizer's state be trusted explicitly.
+        {"name": "model", "skops_trusted_types": ["sklearn.neural_network._stochastic_optimizers.AdamOptimizer"]}
+        if int(mlflow.__version__.split(".")[0]) >= 3
+        else {"artifact_path": "model"}  # MLflow 2.x
+    )
     mlflow.sklearn.log_model(
         model,
-        name="model",
         signature=infer_signature(X_test, model.predict(X_test)),
         input_example=X_test[:2],
         registered_model_name=model_name or None,
-        # skops (MLflow's default format) asks that the optimizer's state be trusted explicitly.
-        skops_trusted_types=["sklearn.neural_network._stochastic_optimizers.AdamOptimizer"],
+        **where,
     )
     print(f"run {run.info.run_id}: best_acc={best_acc:.4f}")

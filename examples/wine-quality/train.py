@@ -66,7 +66,11 @@ with mlflow.start_run() as run:
         ax.set_ylabel("residual")
         ax.set_title(f"{args.model} residuals")
         mlflow.log_figure(fig, "residuals.png")
-    # skops (MLflow's default format) asks that tree internals be trusted explicitly.
-    trusted = ["sklearn.tree._tree.Tree"] if args.model == "classifier" else None
-    mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X_train, pred), skops_trusted_types=trusted)
+    signature = infer_signature(X_train, pred)
+    if int(mlflow.__version__.split(".")[0]) >= 3:
+        # skops (MLflow 3's default format) asks that tree internals be trusted explicitly.
+        trusted = ["sklearn.tree._tree.Tree"] if args.model == "classifier" else None
+        mlflow.sklearn.log_model(model, name="model", signature=signature, skops_trusted_types=trusted)
+    else:  # MLflow 2.x, as seed 002's users have it
+        mlflow.sklearn.log_model(model, artifact_path="model", signature=signature)
     print(f"{args.model}: run {run.info.run_id}")

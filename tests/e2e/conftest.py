@@ -9,10 +9,33 @@ import subprocess
 import sys
 import time
 
+import mlflow
 import pytest
 import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+# The suite runs with the MLflow 3.17.2 client and again with a 2.22 client; what only
+# MLflow 3 has (logged models, `log_model(name=...)`) is asked for through these.
+MLFLOW_3 = int(mlflow.__version__.split(".")[0]) >= 3
+mlflow3 = pytest.mark.skipif(not MLFLOW_3, reason="needs the MLflow 3 client (logged models)")
+# A 2.x client cannot open a database at MLflow 3's schema (Python MLflow 3.17.2's own
+# databases included): it reaches one through a server, which the rest of the suite does.
+mlflow3_schema = pytest.mark.skipif(
+    not MLFLOW_3, reason="the test opens the database with the Python client, which needs MLflow 3 for MLflow 3's schema"
+)
+
+
+def client_on(url: str) -> "mlflow.MlflowClient":
+    """The official client on `url`, with the global tracking URI following it: MLflow 2.x
+    resolves `mlflow-artifacts:/` through the global one, not the client's."""
+    mlflow.set_tracking_uri(url)
+    return mlflow.MlflowClient(url)
+
+
+def model_path(name: str) -> dict:
+    """Where `log_model` puts a model: `name=` in MLflow 3, `artifact_path=` in 2.x."""
+    return {"name": name} if MLFLOW_3 else {"artifact_path": name}
 BIN = os.environ.get("FERROFLOW_BIN") or str(
     pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/ferroflow/target")) / "debug/ferroflow"
 )
@@ -79,7 +102,8 @@ class Server:
         return requests.request(method, f"{self.url}/api/2.0/mlflow/{endpoint}", timeout=30, **kw)
 
 
-MLFLOW = pathlib.Path(sys.executable).with_name("mlflow")
+# The reference server is always MLflow 3.17.2, whichever client runs the suite.
+MLFLOW = pathlib.Path(os.environ.get("FERROFLOW_REFERENCE_MLFLOW") or pathlib.Path(sys.executable).with_name("mlflow"))
 
 
 class Reference:
@@ -131,6 +155,7 @@ def clean_mlflow_environment():
     MLFLOW_EXPERIMENT_ID); every test starts with the environment it was given."""
     before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
     yield
+    mlflow.set_tracking_uri(None)
     for k in [k for k in os.environ if k.startswith("MLFLOW_")]:
         if k not in before:
             del os.environ[k]

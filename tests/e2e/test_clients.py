@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from conftest import DATA
+from conftest import DATA, mlflow3
 
 HERE = os.path.dirname(__file__)
 
@@ -54,6 +54,7 @@ def test_core_flow_with_an_mlflow_2_client(server, tmp_path):
     assert "core flow OK with mlflow 2.22" in out.stdout
 
 
+@mlflow3
 def test_core_flow_with_the_3_17_client(server, tmp_path):
     out = subprocess.run(
         [sys.executable, os.path.join(HERE, "scripts", "core_flow.py")],

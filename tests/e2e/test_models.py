@@ -17,7 +17,7 @@ import requests
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import ElasticNet, HuberRegressor
 
-from conftest import BIN, DATA, Server
+from conftest import BIN, DATA, Server, model_path, mlflow3_schema
 
 WINE_COLUMNS = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides",
                 "free sulfur dioxide", "total sulfur dioxide", "density", "pH", "sulphates", "alcohol"]
@@ -78,12 +78,13 @@ def wine_run(workdir):
     X, y = wine()
     model = ElasticNet(alpha=0.5, l1_ratio=0.1, random_state=42).fit(X, y)
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(model, name="model", signature=mlflow.models.infer_signature(X, model.predict(X)),
+        mlflow.sklearn.log_model(model, **model_path("model"), signature=mlflow.models.infer_signature(X, model.predict(X)),
                                  registered_model_name="wine_elasticnet")
     mlflow.set_tracking_uri(None)
     return run.info.run_id, model
 
 
+@mlflow3_schema
 def test_seed_002_serve_the_legacy_path_and_predict_a_csv(workdir, wine_run):
     run_id, model = wine_run
     expected = float(model.predict(pd.DataFrame([SEED_ROW], columns=WINE_COLUMNS))[0])
@@ -130,6 +131,7 @@ def test_seed_002_serve_the_legacy_path_and_predict_a_csv(workdir, wine_run):
     assert np.allclose(json.loads((workdir / "big.json").read_text())["predictions"], model.predict(big), atol=1e-6)
 
 
+@mlflow3_schema
 def test_seed_000_registry_uri_and_the_v2_protocol(workdir, wine_run):
     _, model = wine_run
     expected = model.predict(pd.DataFrame([SEED_ROW, SEED_ROW], columns=WINE_COLUMNS))
@@ -163,6 +165,7 @@ def test_seed_000_registry_uri_and_the_v2_protocol(workdir, wine_run):
         s.stop()
 
 
+@mlflow3_schema
 def test_huber_and_forest_on_the_pyfunc_path_answer_as_sklearn(workdir):
     """The other two wine models (the ElasticNet is above), through Python workers."""
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
@@ -172,7 +175,7 @@ def test_huber_and_forest_on_the_pyfunc_path_answer_as_sklearn(workdir):
     runs = {}
     for name, m in models.items():
         with mlflow.start_run(run_name=name) as run:
-            mlflow.sklearn.log_model(m, name="model", signature=mlflow.models.infer_signature(X, m.predict(X)),
+            mlflow.sklearn.log_model(m, **model_path("model"), signature=mlflow.models.infer_signature(X, m.predict(X)),
                                      skops_trusted_types=["sklearn.tree._tree.Tree"])
         runs[name] = run.info.run_id
     mlflow.set_tracking_uri(None)
@@ -257,6 +260,7 @@ def test_bad_input_model_errors_and_worker_crashes(workdir):
     assert p.returncode == 1 and "has no MLmodel file" in p.stderr
 
 
+@mlflow3_schema
 def test_records_in_any_key_order_predict_as_the_split_frame(workdir, wine_run):
     run_id, model = wine_run
     X, y = wine()
@@ -267,7 +271,7 @@ def test_records_in_any_key_order_predict_as_the_split_frame(workdir, wine_run):
     # A model logged without a signature is ordered by the names it was fitted on.
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
     with mlflow.start_run() as bare:
-        mlflow.sklearn.log_model(ElasticNet(alpha=0.5, l1_ratio=0.1, random_state=42).fit(X, y), name="model")
+        mlflow.sklearn.log_model(ElasticNet(alpha=0.5, l1_ratio=0.1, random_state=42).fit(X, y), **model_path("model"))
     mlflow.set_tracking_uri(None)
     for uri in (f"runs:/{run_id}/model", f"runs:/{bare.info.run_id}/model"):
         s = Scorer(workdir, "-m", uri, "--env-manager", "local", environ=env(MLFLOW_TRACKING_URI="sqlite:///mlflow.db"))
@@ -285,6 +289,7 @@ def test_records_in_any_key_order_predict_as_the_split_frame(workdir, wine_run):
             s.stop()
 
 
+@mlflow3_schema
 def test_docker_context_for_a_logged_model(workdir, wine_run):
     run_id, _ = wine_run
     e = env(MLFLOW_TRACKING_URI="sqlite:///mlflow.db", PATH=f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin")

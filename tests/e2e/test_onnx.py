@@ -22,7 +22,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import BIN
+from conftest import BIN, model_path, mlflow3_schema
 from test_models import SEED_ROW, WINE_COLUMNS, Scorer, env, wine
 
 TOL = dict(rtol=1e-6, atol=1e-6)
@@ -93,13 +93,14 @@ def runtime(model):
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+@mlflow3_schema
 def test_wine_models_served_natively_answer_as_onnxruntime(workdir, wine_onnx):
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
     X, _ = wine32()
     runs = {}
     for name, model in wine_onnx.items():
         with mlflow.start_run(run_name=name) as run:
-            mlflow.onnx.log_model(copy(model), name="model", signature=mlflow.models.infer_signature(X))
+            mlflow.onnx.log_model(copy(model), **model_path("model"), signature=mlflow.models.infer_signature(X))
         runs[name] = run.info.run_id
     mlflow.set_tracking_uri(None)
     split = {"dataframe_split": {"columns": WINE_COLUMNS, "data": X.values.tolist()}}
@@ -137,13 +138,14 @@ def test_wine_models_served_natively_answer_as_onnxruntime(workdir, wine_onnx):
             s.stop()
 
 
+@mlflow3_schema
 def test_mlp_seed_000_request_and_a_real_v2_client(workdir, mlp_onnx):
     import tritonclient.http as triton
 
     model, X, clf = mlp_onnx
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
     with mlflow.start_run():
-        mlflow.onnx.log_model(copy(model), name="model", input_example=X[:2], registered_model_name="digits_onnx")
+        mlflow.onnx.log_model(copy(model), **model_path("model"), input_example=X[:2], registered_model_name="digits_onnx")
     mlflow.set_tracking_uri(None)
     sess = runtime(model)
     s = Scorer(workdir, "-m", "models:/digits_onnx/1", "--enable-mlserver",

@@ -18,7 +18,7 @@ import requests
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import ElasticNet
 
-from conftest import DATA, Server, run_cli
+from conftest import DATA, MLFLOW_3, Server, run_cli, model_path, mlflow3_schema
 
 HERE = os.path.dirname(__file__)
 CSV = DATA / "winequality-red.csv"
@@ -34,7 +34,7 @@ def log_model(alpha=0.5, registered_model_name=None):
     X, y = wine()
     model = ElasticNet(alpha=alpha, random_state=0).fit(X, y)
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=registered_model_name)
+        mlflow.sklearn.log_model(model, **model_path("model"), registered_model_name=registered_model_name)
     return run.info.run_id, model, X.head(8)
 
 
@@ -61,7 +61,8 @@ def test_register_stage_alias_and_load_every_uri_form(mlflow_client, server):
     run1, m1, X = log_model(0.5)
     mv1 = mlflow.register_model(f"runs:/{run1}/model", "wine")
     assert (mv1.version, mv1.run_id, mv1.status, mv1.current_stage) == ("1", run1, "READY", "None")
-    assert mv1.source.startswith("models:/m-")
+    # MLflow 3 registers the run's logged model; 2.x the run's artifacts.
+    assert mv1.source.startswith("models:/m-") if MLFLOW_3 else mv1.source.endswith(f"{run1}/artifacts/model")
     # log_model(..., registered_model_name=...) registers the next version.
     run2, m2, _ = log_model(0.05, registered_model_name="wine")
     v2 = c.get_model_version("wine", "2")
@@ -85,9 +86,10 @@ def test_register_stage_alias_and_load_every_uri_form(mlflow_client, server):
         np.testing.assert_allclose(mlflow.sklearn.load_model(uri).predict(X), expected, err_msg=uri)
 
     # Lineage on the logged model, and the version's files through the server.
-    info = c.get_logged_model(mv1.source.split("/")[-1])
-    assert {"name": "wine", "version": 1} in json.loads(info.tags["mlflow.modelVersions"])
-    assert c.get_model_version_download_uri("wine", "1") == info.artifact_location
+    if MLFLOW_3:
+        info = c.get_logged_model(mv1.source.split("/")[-1])
+        assert {"name": "wine", "version": 1} in json.loads(info.tags["mlflow.modelVersions"])
+        assert c.get_model_version_download_uri("wine", "1") == info.artifact_location
     mlmodel = requests.get(f"{server.url}/model-versions/get-artifact", params={"name": "wine", "version": "1", "path": "MLmodel"})
     assert mlmodel.status_code == 200 and b"sklearn" in mlmodel.content
     escape = requests.get(f"{server.url}/model-versions/get-artifact", params={"name": "wine", "version": "1", "path": "../../x"})
@@ -301,6 +303,7 @@ def registry_script(workdir, uri, *args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@mlflow3_schema
 def test_python_registers_on_sqlite_and_ferroflow_serves_it(workdir):
     made = registry_script(workdir, "sqlite:///mlflow.db", "register", str(CSV), "py-model")
     s = Server(workdir, "--backend-store-uri", "sqlite:///mlflow.db").start()
@@ -322,6 +325,7 @@ def test_python_registers_on_sqlite_and_ferroflow_serves_it(workdir):
     assert got["versions"] == [1, 2]
 
 
+@mlflow3_schema
 def test_ferroflow_registers_and_python_reads_the_database(workdir):
     # Artifacts in a plain directory, so Python can reach them without a server.
     s = Server(workdir, "--backend-store-uri", "sqlite:///ff.db", "--no-serve-artifacts", "--default-artifact-root", str(workdir / "store")).start()

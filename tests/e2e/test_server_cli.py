@@ -8,7 +8,7 @@ import mlflow
 import pytest
 import requests
 
-from conftest import BIN, Server, run_cli
+from conftest import BIN, Server, run_cli, client_on
 
 
 def test_index_version_health_and_server_info(server):
@@ -33,7 +33,7 @@ def test_static_prefix(workdir):
     try:
         assert requests.get(f"http://127.0.0.1:{s.port}/mlflow/health").text == "OK"
         assert requests.get(f"http://127.0.0.1:{s.port}/api/2.0/mlflow/experiments/search").status_code == 404
-        c = mlflow.MlflowClient(s.url)
+        c = client_on(s.url)
         exp = c.create_experiment("prefixed")
         run = c.create_run(exp)
         c.log_text(run.info.run_id, "hi", "a.txt")
@@ -79,7 +79,7 @@ def test_no_serve_artifacts_uses_the_artifact_root_directly(workdir):
 def test_artifacts_destination(workdir):
     s = Server(workdir, "--artifacts-destination", str(workdir / "dest")).start()
     try:
-        c = mlflow.MlflowClient(s.url)
+        c = client_on(s.url)
         r = c.create_run("0")
         c.log_text(r.info.run_id, "x", "f.txt")
         assert (workdir / "dest" / "0" / r.info.run_id / "artifacts" / "f.txt").exists()

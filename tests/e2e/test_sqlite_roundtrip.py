@@ -11,7 +11,7 @@ import mlflow
 import pytest
 import requests
 
-from conftest import DATA, Server
+from conftest import DATA, Server, mlflow3_schema
 from test_clients import run_id_of
 
 HERE = os.path.dirname(__file__)
@@ -27,6 +27,7 @@ def python_logs_to_sqlite(workdir, uri):
     return run_id_of(out.stdout)
 
 
+@mlflow3_schema
 def test_ferroflow_serves_a_database_python_mlflow_created(workdir):
     run_id = python_logs_to_sqlite(workdir, "sqlite:///mlflow.db")
     s = Server(workdir, "--backend-store-uri", "sqlite:///mlflow.db", "--serve-artifacts").start()
@@ -49,6 +50,7 @@ def test_ferroflow_serves_a_database_python_mlflow_created(workdir):
         s.stop()
 
 
+@mlflow3_schema
 def test_python_mlflow_opens_a_database_ferroflow_created(workdir):
     s = Server(workdir, "--backend-store-uri", "sqlite:///ff.db").start()
     try:

@@ -13,6 +13,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from sklearn.linear_model import ElasticNet
 
+# `log_model(name=...)` in MLflow 3, `artifact_path=` in 2.x: these scripts run with both.
+WHERE = {"name": "model"} if int(mlflow.__version__.split(".")[0]) >= 3 else {"artifact_path": "model"}
+
 mode, csv, name = sys.argv[1:4]
 df = pd.read_csv(csv)
 X, y = df.drop(columns=["quality"]), df["quality"]
@@ -20,7 +23,7 @@ X, y = df.drop(columns=["quality"]), df["quality"]
 if mode == "register":
     model = ElasticNet(alpha=0.3, random_state=1).fit(X, y)
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
+        mlflow.sklearn.log_model(model, **WHERE, registered_model_name=name)
     c = MlflowClient()
     c.set_registered_model_alias(name, "champion", "1")
     c.transition_model_version_stage(name, "1", "Production")

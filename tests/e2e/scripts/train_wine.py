@@ -16,6 +16,9 @@ from sklearn.linear_model import ElasticNet, HuberRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 
+# `log_model(name=...)` in MLflow 3, `artifact_path=` in 2.x: these scripts run with both.
+WHERE = {"name": "model"} if int(mlflow.__version__.split(".")[0]) >= 3 else {"artifact_path": "model"}
+
 data_path, kind = sys.argv[1], sys.argv[2]
 alpha = float(sys.argv[3]) if len(sys.argv) > 3 else 0.5
 df = pd.read_csv(data_path)
@@ -40,5 +43,5 @@ with mlflow.start_run() as run:
     ax.set_xlabel("predicted")
     ax.set_ylabel("residual")
     mlflow.log_figure(fig, "residuals.png")
-    mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X_train, pred))
+    mlflow.sklearn.log_model(model, **WHERE, signature=infer_signature(X_train, pred))
     print(run.info.run_id)

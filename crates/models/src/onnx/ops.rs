@@ -201,6 +201,30 @@ impl Forest {
         n
     }
 
+    /// Scores every row of a 2-d input: the number of rows, and `targets` values a row.
+    fn score_input(&self, input: TValue, op: &str) -> TractResult<(usize, Vec<f32>)> {
+        let input = input.cast_to::<f32>()?;
+        let x = input.to_plain_array_view::<f32>()?;
+        let shape = x.shape();
+        ensure!(shape.len() == 2, "{op} takes a 2-d input");
+        let (rows, cols) = (shape[0], shape[1]);
+        ensure!(
+            rows == 0 || cols > self.max_feature,
+            "the trees read feature {} but the input has {cols} features",
+            self.max_feature
+        );
+        let x = x.as_standard_layout();
+        let flat = x.as_slice().context("contiguous input")?;
+        let mut out = vec![0f32; rows * self.targets];
+        for r in 0..rows {
+            self.score(
+                &flat[r * cols..(r + 1) * cols],
+                &mut out[r * self.targets..(r + 1) * self.targets],
+            );
+        }
+        Ok((rows, out))
+    }
+
     /// Scores one row into `out` (`targets` values), summing in f64: onnxruntime sums in
     /// f32, so the two can differ in the last bit or two of an f32.
     fn score(&self, x: &[f32], out: &mut [f32]) {
@@ -432,30 +456,12 @@ impl EvalOp for TreeRegressor {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let input = input.cast_to::<f32>()?;
-        let x = input.to_plain_array_view::<f32>()?;
-        let shape = x.shape();
-        ensure!(shape.len() == 2, "TreeEnsembleRegressor takes a 2-d input");
-        let (rows, cols) = (shape[0], shape[1]);
-        let forest = &self.0;
-        ensure!(
-            rows == 0 || cols > forest.max_feature,
-            "the trees read feature {} but the input has {cols} features",
-            forest.max_feature
-        );
-        let mut out = vec![0f32; rows * forest.targets];
-        let x = x.as_standard_layout();
-        let flat = x.as_slice().context("contiguous input")?;
-        for r in 0..rows {
-            forest.score(
-                &flat[r * cols..(r + 1) * cols],
-                &mut out[r * forest.targets..(r + 1) * forest.targets],
-            );
-        }
+        let (rows, out) = self
+            .0
+            .score_input(args_1!(inputs), "TreeEnsembleRegressor")?;
         Ok(tvec!(
             tensor1(&out)
-                .into_shape(&[rows, forest.targets])?
+                .into_shape(&[rows, self.0.targets])?
                 .into_tvalue()
         ))
     }
@@ -581,26 +587,13 @@ impl EvalOp for Classifier {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let input = input.cast_to::<f32>()?;
-        let x = input.to_plain_array_view::<f32>()?;
-        let shape = x.shape();
-        ensure!(shape.len() == 2, "TreeEnsembleClassifier takes a 2-d input");
-        let (rows, cols) = (shape[0], shape[1]);
-        let forest = &self.forest;
-        let classes = forest.targets;
-        ensure!(
-            rows == 0 || cols > forest.max_feature,
-            "the trees read feature {} but the input has {cols} features",
-            forest.max_feature
-        );
-        let x = x.as_standard_layout();
-        let flat = x.as_slice().context("contiguous input")?;
-        let mut scores = vec![0f32; rows * classes];
+        let (rows, mut scores) = self
+            .forest
+            .score_input(args_1!(inputs), "TreeEnsembleClassifier")?;
+        let classes = self.forest.targets;
         let mut winners = Vec::with_capacity(rows);
         for r in 0..rows {
             let row = &mut scores[r * classes..(r + 1) * classes];
-            forest.score(&flat[r * cols..(r + 1) * cols], row);
             match self.post {
                 PostTransform::None => {}
                 PostTransform::Logistic => {
