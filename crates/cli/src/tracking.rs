@@ -78,14 +78,6 @@ pub fn default_artifacts_destination() -> String {
     }
 }
 
-/// Refuses MLflow's legacy file store with a message that says what to do.
-pub fn reject_file_store(path: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "'{path}' is an MLflow file store (a directory of meta.yaml files). Ferroflow does not read or write the file store yet.\n\
-         Use a database instead, e.g. --backend-store-uri sqlite:///mlflow.db (MLflow can migrate a file store with `mlflow migrate-filestore`)."
-    )
-}
-
 /// Opens a SQL store at `uri`, creating the schema if the database is new.
 pub async fn open_sql(uri: &str, default_artifact_root: &str) -> Result<SqlStore> {
     let opts = StoreOptions {
@@ -97,6 +89,26 @@ pub async fn open_sql(uri: &str, default_artifact_root: &str) -> Result<SqlStore
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))
         .with_context(|| format!("cannot open the backend store {uri}"))
+}
+
+/// Opens the database or file store at `uri`. `default_artifact_root` is where new
+/// experiments keep artifacts (`None`: `./mlruns` beside a database, the file store's
+/// own folders inside one, as MLflow's client does).
+pub async fn open_store(
+    uri: &str,
+    default_artifact_root: Option<&str>,
+) -> Result<ferroflow_store::Opened> {
+    ferroflow_store::open(
+        uri,
+        ferroflow_store::OpenOptions {
+            default_artifact_root: default_artifact_root.map(str::to_string),
+            database_artifact_root: local_artifact_root(),
+            long_values: long_values(),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message))
+    .with_context(|| format!("cannot open the backend store {uri}"))
 }
 
 /// The tracking store behind `uri`, and for http URIs the client for its artifact proxy.
@@ -131,15 +143,14 @@ pub async fn open(uri: &str) -> Result<Tracking> {
                 rest: Some(rest),
             })
         }
-        TrackingUri::Database(db) => {
-            let store = Arc::new(open_sql(&db, &local_artifact_root()).await?);
+        TrackingUri::Database(_) | TrackingUri::File(_) => {
+            let opened = open_store(uri, None).await?;
             Ok(Tracking {
-                store: store.clone(),
-                registry: store,
+                store: opened.tracking,
+                registry: opened.registry,
                 rest: None,
             })
         }
-        TrackingUri::File(path) => Err(reject_file_store(&path)),
     }
 }
 

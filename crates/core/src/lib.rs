@@ -13,10 +13,12 @@ pub mod model_uri;
 pub mod page_token;
 pub mod pyjson;
 pub mod registry;
+pub mod rules;
 pub mod search;
 pub mod uri;
 pub mod validation;
 pub mod version_source;
+pub mod yaml;
 
 pub use error::{Error, ErrorCode, Result};
 

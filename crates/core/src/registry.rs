@@ -119,6 +119,24 @@ pub fn validate_registry_tag(key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// A registered model's or version's description must fit MLflow's column.
+pub fn validate_description(d: Option<&str>) -> crate::error::Result<()> {
+    if d.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LENGTH) {
+        return Err(crate::error::Error::invalid_param(format!(
+            "'description' exceeds the maximum length of {MAX_DESCRIPTION_LENGTH} characters"
+        )));
+    }
+    Ok(())
+}
+
+pub fn registered_model_exists(name: &str) -> crate::error::Error {
+    crate::error::Error::already_exists(format!("Registered Model (name={name}) already exists."))
+}
+
+pub fn alias_not_found(alias: &str) -> crate::error::Error {
+    crate::error::Error::invalid_param(format!("Registered model alias {alias} not found."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,5 @@ pub mod predictor;
 pub mod pyfunc;
 pub mod schema;
 pub mod server;
-mod yaml;
 
 pub use predictor::{PredictError, Predictor};

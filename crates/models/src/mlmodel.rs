@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::schema::Signature;
-use crate::yaml;
+use ferroflow_core::yaml;
 
 /// Why a directory is not a model this crate can load.
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@
 //! implements it on MLflow's own SQL schema (SQLite today; PostgreSQL and MySQL are a
 //! [`sql::Dialect`] away); `ferroflow-client` implements it over MLflow's REST API.
 
+pub mod file;
 pub mod model_uri;
 pub mod sql;
 
@@ -291,4 +292,79 @@ pub trait RegistryStore: Send + Sync + 'static {
     ) -> Result<()>;
     async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
     async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
+}
+
+/// A tracking URI opened as a store: the one factory that turns a local backend URI
+/// (`sqlite:///...`, a directory, `file:///...`) into a store.
+pub struct Opened {
+    pub tracking: std::sync::Arc<dyn TrackingStore>,
+    pub registry: std::sync::Arc<dyn RegistryStore>,
+    pub kind: OpenedKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenedKind {
+    /// A SQL database, created now or found at MLflow's head.
+    Sql(sql::MigrationOutcome),
+    /// MLflow's file store at this absolute directory.
+    File(std::path::PathBuf),
+}
+
+/// How [`open`] opens a store.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Where new experiments put their artifacts. `None` means the store's own default:
+    /// `./mlruns` beside a database, `<root>/<experiment_id>` inside a file store.
+    pub default_artifact_root: Option<String>,
+    /// The artifact root of databases when `default_artifact_root` is `None`.
+    pub database_artifact_root: String,
+    pub long_values: ferroflow_core::validation::LongValues,
+}
+
+/// Opens the store behind `uri`: a database URL or MLflow's file store (a path or
+/// `file:` URI). Server URLs are not stores; they are answered by `ferroflow-client`.
+pub async fn open(uri: &str, opts: OpenOptions) -> Result<Opened> {
+    use ferroflow_core::uri::TrackingUri;
+    match TrackingUri::parse(uri)? {
+        TrackingUri::Database(db) => {
+            let store = std::sync::Arc::new(
+                sql::SqlStore::open(
+                    &db,
+                    sql::StoreOptions {
+                        default_artifact_root: opts
+                            .default_artifact_root
+                            .unwrap_or(opts.database_artifact_root),
+                        long_values: opts.long_values,
+                        ..Default::default()
+                    },
+                )
+                .await?,
+            );
+            Ok(Opened {
+                kind: OpenedKind::Sql(store.migration().clone()),
+                tracking: store.clone(),
+                registry: store,
+            })
+        }
+        TrackingUri::File(path) => {
+            let store = std::sync::Arc::new(
+                file::FileStore::open(
+                    &path,
+                    file::FileStoreOptions {
+                        default_artifact_root: opts.default_artifact_root,
+                        long_values: opts.long_values,
+                    },
+                )
+                .await?,
+            );
+            Ok(Opened {
+                kind: OpenedKind::File(store.root().to_path_buf()),
+                tracking: store.clone(),
+                registry: store,
+            })
+        }
+        TrackingUri::Http(url) => Err(ferroflow_core::Error::invalid_param(format!(
+            "'{url}' is a tracking server, not a backend store; use a database URI such as sqlite:///mlflow.db or a file store directory"
+        ))),
+    }
 }

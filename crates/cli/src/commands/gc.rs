@@ -5,12 +5,11 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use ferroflow_artifacts::{ArtifactRepo, LocalRepo};
 use ferroflow_core::uri::{self, TrackingUri};
-use ferroflow_store::TrackingStore;
 
 use super::user;
 use crate::args::GcArgs;
 use crate::printer::Printer;
-use crate::tracking::{self, open_sql};
+use crate::tracking;
 
 /// Parses `1d2h3m4s`-style durations into milliseconds.
 pub fn parse_duration(s: &str) -> Result<i64> {
@@ -49,12 +48,12 @@ pub async fn run(a: GcArgs, p: Printer) -> Result<()> {
         None => {
             let t = tracking::tracking_uri();
             match TrackingUri::parse(&t).map_err(user)? {
-                TrackingUri::Database(_) => t,
+                TrackingUri::Database(_) | TrackingUri::File(_) => t,
                 _ => crate::env::DEFAULT_TRACKING_URI.to_string(),
             }
         }
     };
-    let store = open_sql(&backend, &tracking::local_artifact_root()).await?;
+    let store = tracking::open_store(&backend, None).await?.tracking;
     let destination = a
         .artifacts_destination
         .clone()

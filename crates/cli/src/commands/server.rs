@@ -8,25 +8,15 @@ use ferroflow_artifacts::{ArtifactRepo, LocalRepo};
 use ferroflow_core::host_policy::HostPolicy;
 use ferroflow_core::uri::{self, TrackingUri};
 use ferroflow_server::{AppState, ServerConfig, default_allowed_hosts};
+use ferroflow_store::OpenedKind;
+use ferroflow_store::file::is_file_store;
 use ferroflow_store::sql::MigrationOutcome;
 
 use crate::args::ServerArgs;
 use crate::discovery;
 use crate::env;
 use crate::printer::Printer;
-use crate::tracking::{
-    default_artifacts_destination, local_artifact_root, open_sql, reject_file_store,
-};
-
-/// Whether `dir` looks like MLflow's file store.
-fn is_file_store(dir: &Path) -> bool {
-    dir.join("0").join("meta.yaml").exists()
-        || std::fs::read_dir(dir).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.path().join("meta.yaml").exists())
-        })
-}
+use crate::tracking::{default_artifacts_destination, local_artifact_root, open_store};
 
 fn absolute(path: &str) -> String {
     let p = Path::new(path);
@@ -48,19 +38,18 @@ fn absolute(path: &str) -> String {
 pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
     let backend = match a.backend_store_uri.clone() {
         Some(u) => u,
-        None => {
-            if is_file_store(Path::new("mlruns")) && !Path::new("mlflow.db").exists() {
-                return Err(reject_file_store("./mlruns"));
-            }
-            env::DEFAULT_TRACKING_URI.to_string()
+        // The seeds' default: runs logged with no tracking URI live in ./mlruns.
+        None if is_file_store(Path::new("mlruns")) && !Path::new("mlflow.db").exists() => {
+            "./mlruns".to_string()
         }
+        None => env::DEFAULT_TRACKING_URI.to_string(),
     };
-    match TrackingUri::parse(&backend).map_err(|e| anyhow::anyhow!(e.message))? {
-        TrackingUri::Database(_) => {}
-        TrackingUri::File(path) => return Err(reject_file_store(&path)),
-        TrackingUri::Http(_) => bail!(
-            "--backend-store-uri must be a database URI such as sqlite:///mlflow.db, not a server URL"
-        ),
+    if let TrackingUri::Http(_) =
+        TrackingUri::parse(&backend).map_err(|e| anyhow::anyhow!(e.message))?
+    {
+        bail!(
+            "--backend-store-uri must be a database URI such as sqlite:///mlflow.db or a file store directory, not a server URL"
+        );
     }
     let serve_artifacts = if a.no_serve_artifacts {
         false
@@ -117,9 +106,17 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         p.note("note: --gunicorn-opts/--uvicorn-opts/--waitress-opts are ignored; Ferroflow is one multi-threaded process");
     }
 
-    let store = open_sql(&backend, &default_root).await?;
-    if *store.migration() == MigrationOutcome::Created {
-        p.note(format!("Created a new MLflow database at {backend}"));
+    let opened = open_store(&backend, Some(&default_root)).await?;
+    match &opened.kind {
+        OpenedKind::Sql(MigrationOutcome::Created) => {
+            p.note(format!("Created a new MLflow database at {backend}"))
+        }
+        OpenedKind::Sql(_) => {}
+        OpenedKind::File(root) => p.note(format!(
+            "Serving the MLflow file store in {} (move it to a database with `ferroflow migrate-filestore --source {} --target sqlite:///mlflow.db`)",
+            root.display(),
+            root.display()
+        )),
     }
     let artifacts: Option<Arc<dyn ArtifactRepo>> = destination
         .as_ref()
@@ -156,7 +153,12 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(a.port);
     let _announcement =
         discovery::announce(&backend, &discovery::client_url(&a.host, port, &prefix));
-    let state = AppState::new(store, artifacts, config);
+    let state = AppState {
+        store: opened.tracking,
+        registry: opened.registry,
+        artifacts,
+        config: std::sync::Arc::new(config),
+    };
     p.note(format!(
         "Ferroflow {} listening on http://{addr}{prefix}  (backend {backend}, artifacts {})",
         env!("CARGO_PKG_VERSION"),

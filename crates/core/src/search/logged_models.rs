@@ -137,3 +137,74 @@ pub fn bind_logged_model_order_field(field: &str) -> Result<LoggedModelKey> {
     };
     bind_key(&raw)
 }
+
+// ---- in-memory evaluation: what the SQL store's queries compute ----
+
+/// Whether a metric point was logged on one of `datasets` (any point when empty).
+pub fn on_datasets(m: &crate::entities::Metric, datasets: &[(String, Option<String>)]) -> bool {
+    datasets.is_empty()
+        || datasets.iter().any(|(name, digest)| {
+            m.dataset_name.as_deref() == Some(name.as_str())
+                && m.dataset_digest.as_deref() == digest.as_deref()
+        })
+}
+
+/// Does `m` satisfy `f`? Metric conditions hold when one of its points (on `datasets`,
+/// when given) satisfies them.
+pub fn matches(
+    f: &LoggedModelFilter,
+    m: &crate::entities::LoggedModel,
+    datasets: &[(String, Option<String>)],
+) -> bool {
+    use super::runs::str_cmp;
+    let i = &m.info;
+    f.eval(&mut |c| {
+        let num = |v: f64| match &c.value {
+            Value::Num(n) => {
+                let n: f64 = n.parse().unwrap_or(0.0);
+                match c.op {
+                    Op::Eq => v == n,
+                    Op::Ne => v != n,
+                    Op::Lt => v < n,
+                    Op::Le => v <= n,
+                    Op::Gt => v > n,
+                    Op::Ge => v >= n,
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        match &c.key {
+            LoggedModelKey::Attr(LoggedModelAttr::CreationTimestamp) => {
+                num(i.creation_timestamp_ms as f64)
+            }
+            LoggedModelKey::Attr(LoggedModelAttr::LastUpdatedTimestamp) => {
+                num(i.last_updated_timestamp_ms as f64)
+            }
+            LoggedModelKey::Attr(LoggedModelAttr::Status) => {
+                str_cmp(c.op, i.status.as_str(), &c.value)
+            }
+            LoggedModelKey::Attr(a) => {
+                let v = match a {
+                    LoggedModelAttr::Name => i.name.as_str(),
+                    LoggedModelAttr::ModelId => i.model_id.as_str(),
+                    LoggedModelAttr::ModelType => i.model_type.as_str(),
+                    _ => i.source_run_id.as_deref().unwrap_or(""),
+                };
+                str_cmp(c.op, v, &c.value)
+            }
+            LoggedModelKey::Metric(k) => m.data.metrics.iter().any(|p| {
+                &p.key == k && on_datasets(p, datasets) && !p.value.is_nan() && num(p.value)
+            }),
+            LoggedModelKey::Param(k) => m
+                .data
+                .params
+                .iter()
+                .any(|p| &p.key == k && str_cmp(c.op, &p.value, &c.value)),
+            LoggedModelKey::Tag(k) => i
+                .tags
+                .iter()
+                .any(|t| &t.key == k && str_cmp(c.op, &t.value, &c.value)),
+        }
+    })
+}

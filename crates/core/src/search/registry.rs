@@ -1,6 +1,7 @@
 //! The registry's search domains: registered models and model versions.
 
 use super::ast::{Cond, Expr, Op, OrderBy, RawKey, Value};
+use super::runs::str_cmp;
 use super::{bind_order_by, check_op, parse_and_bind};
 use crate::error::{Error, Result};
 
@@ -230,6 +231,111 @@ pub fn parse_model_version_order_by(clauses: &[String]) -> Result<Vec<OrderBy<Mo
             }
         })
     })
+}
+
+// ---- in-memory evaluation: what the SQL store's queries compute ----
+
+fn tag_of<'a>(tags: &'a [crate::entities::Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+/// The client hides prompts with `tags.mlflow.prompt.is_prompt != 'true'`; a model without
+/// the tag is not a prompt, so it matches, as in MLflow.
+const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
+
+pub fn matches_registered_model(
+    f: &Expr<RegisteredModelKey>,
+    m: &crate::entities::RegisteredModel,
+) -> bool {
+    f.eval(&mut |c| match &c.key {
+        RegisteredModelKey::Name => str_cmp(c.op, &m.name, &c.value),
+        RegisteredModelKey::Tag(k) if k == PROMPT_TAG && c.op == Op::Ne => {
+            !tag_of(&m.tags, k).is_some_and(|t| str_cmp(Op::Eq, t, &c.value))
+        }
+        RegisteredModelKey::Tag(k) => {
+            tag_of(&m.tags, k).is_some_and(|t| str_cmp(c.op, t, &c.value))
+        }
+    })
+}
+
+/// The order of a registered model search: the given keys, then name ascending.
+pub fn compare_registered_models(
+    order: &[OrderBy<RegisteredModelOrder>],
+    a: &crate::entities::RegisteredModel,
+    b: &crate::entities::RegisteredModel,
+) -> std::cmp::Ordering {
+    for o in order {
+        let ord = match o.key {
+            RegisteredModelOrder::Name => a.name.cmp(&b.name),
+            RegisteredModelOrder::CreationTimestamp => {
+                a.creation_timestamp.cmp(&b.creation_timestamp)
+            }
+            RegisteredModelOrder::LastUpdatedTimestamp => {
+                a.last_updated_timestamp.cmp(&b.last_updated_timestamp)
+            }
+        };
+        let ord = if o.ascending { ord } else { ord.reverse() };
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    a.name.cmp(&b.name)
+}
+
+fn version_number_cmp(op: Op, version: i64, value: &Value) -> bool {
+    let ints: Vec<i64> = match value {
+        Value::Num(n) | Value::Str(n) => vec![n.parse().unwrap_or(-1)],
+        Value::List(l) => l.iter().map(|n| n.parse().unwrap_or(-1)).collect(),
+        Value::None => vec![],
+    };
+    let n = ints.first().copied().unwrap_or(-1);
+    match op {
+        Op::In => ints.contains(&version),
+        Op::NotIn => !ints.contains(&version),
+        Op::Eq => version == n,
+        Op::Ne => version != n,
+        Op::Lt => version < n,
+        Op::Le => version <= n,
+        Op::Gt => version > n,
+        Op::Ge => version >= n,
+        _ => false,
+    }
+}
+
+pub fn matches_model_version(f: &Expr<ModelVersionKey>, v: &crate::entities::ModelVersion) -> bool {
+    f.eval(&mut |c| match &c.key {
+        ModelVersionKey::Name => str_cmp(c.op, &v.name, &c.value),
+        ModelVersionKey::RunId => str_cmp(c.op, v.run_id.as_deref().unwrap_or(""), &c.value),
+        ModelVersionKey::SourcePath => str_cmp(c.op, &v.source, &c.value),
+        ModelVersionKey::VersionNumber => {
+            version_number_cmp(c.op, v.version.parse().unwrap_or(-1), &c.value)
+        }
+        ModelVersionKey::Tag(k) => tag_of(&v.tags, k).is_some_and(|t| str_cmp(c.op, t, &c.value)),
+    })
+}
+
+/// The order of a model version search, over the keys of [`model_version_search_order`].
+pub fn compare_model_versions(
+    order: &[OrderBy<ModelVersionOrder>],
+    a: &crate::entities::ModelVersion,
+    b: &crate::entities::ModelVersion,
+) -> std::cmp::Ordering {
+    let num = |v: &crate::entities::ModelVersion| v.version.parse::<i64>().unwrap_or(0);
+    for o in order {
+        let ord = match o.key {
+            ModelVersionOrder::Name => a.name.cmp(&b.name),
+            ModelVersionOrder::VersionNumber => num(a).cmp(&num(b)),
+            ModelVersionOrder::CreationTimestamp => a.creation_timestamp.cmp(&b.creation_timestamp),
+            ModelVersionOrder::LastUpdatedTimestamp => {
+                a.last_updated_timestamp.cmp(&b.last_updated_timestamp)
+            }
+        };
+        let ord = if o.ascending { ord } else { ord.reverse() };
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    std::cmp::Ordering::Equal
 }
 
 #[cfg(test)]

@@ -250,7 +250,8 @@ fn num_cmp(op: Op, lhs: f64, rhs: f64) -> bool {
     }
 }
 
-fn str_cmp(op: Op, lhs: &str, v: &Value) -> bool {
+/// A string comparison as the SQL stores run it (`LIKE` case-sensitive, `ILIKE` not).
+pub fn str_cmp(op: Op, lhs: &str, v: &Value) -> bool {
     match (op, v) {
         (Op::Eq, Value::Str(s)) => lhs == s,
         (Op::Ne, Value::Str(s)) => lhs != s,

@@ -17,7 +17,9 @@ mod search;
 mod writer;
 
 pub use dialect::Dialect;
+pub(crate) use metrics::sample_steps;
 pub use migrate::{HEAD_REVISION, MigrationOutcome};
+pub(crate) use registry::real_path;
 
 use std::path::Path;
 

@@ -13,9 +13,9 @@ use ferroflow_core::entities::{
 use ferroflow_core::model_uri::{ModelRef, ModelUri};
 use ferroflow_core::pyjson;
 use ferroflow_core::registry::{
-    MAX_DESCRIPTION_LENGTH, MAX_SEARCH_MODEL_VERSIONS, MAX_SEARCH_REGISTERED_MODELS,
-    STAGE_ARCHIVED, STAGE_DELETED_INTERNAL, STAGE_NONE, STAGE_PRODUCTION, STAGE_STAGING,
-    canonical_stage, parse_version, validate_alias, validate_model_name, validate_registry_tag,
+    MAX_SEARCH_MODEL_VERSIONS, MAX_SEARCH_REGISTERED_MODELS, STAGE_ARCHIVED,
+    STAGE_DELETED_INTERNAL, STAGE_NONE, STAGE_PRODUCTION, STAGE_STAGING, canonical_stage,
+    parse_version, validate_alias, validate_model_name, validate_registry_tag,
 };
 use ferroflow_core::search::registry::{
     ModelVersionKey, ModelVersionOrder, RegisteredModelKey, RegisteredModelOrder,
@@ -69,13 +69,11 @@ fn version_from_row(r: &Row) -> Result<ModelVersion> {
 }
 
 fn model_not_found(name: &str) -> Error {
-    Error::not_found(format!("Registered Model with name={name} not found"))
+    ferroflow_core::rules::registered_model_not_found(name)
 }
 
 fn version_not_found(name: &str, version: &str) -> Error {
-    Error::not_found(format!(
-        "Model Version (name={name}, version={version}) not found"
-    ))
+    ferroflow_core::rules::model_version_not_found(name, version)
 }
 
 fn model_row(c: &dyn Conn, name: &str) -> Result<RegisteredModel> {
@@ -248,14 +246,7 @@ fn touch_model(c: &dyn Conn, name: &str, now: i64) -> Result<()> {
 }
 
 fn check_description(d: &Option<String>) -> Result<()> {
-    if d.as_deref()
-        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LENGTH)
-    {
-        return Err(Error::invalid_param(format!(
-            "'description' exceeds the maximum length of {MAX_DESCRIPTION_LENGTH} characters"
-        )));
-    }
-    Ok(())
+    ferroflow_core::registry::validate_description(d.as_deref())
 }
 
 pub async fn create_registered_model(
@@ -274,7 +265,7 @@ pub async fn create_registered_model(
         .writer
         .write(move |c| {
             if model_row(c, &name).is_ok() {
-                return Err(Error::already_exists(format!("Registered Model (name={name}) already exists.")));
+                return Err(ferroflow_core::registry::registered_model_exists(&name));
             }
             let now = now_millis();
             c.execute(
@@ -314,7 +305,7 @@ pub async fn rename_registered_model(
         .write(move |c| {
             model_row(c, &name)?;
             if new_name != name && model_row(c, &new_name).is_ok() {
-                return Err(Error::already_exists(format!("Registered Model (name={new_name}) already exists.")));
+                return Err(ferroflow_core::registry::registered_model_exists(&new_name));
             }
             let now = now_millis();
             // Versions, tags and aliases follow through MLflow's ON UPDATE CASCADE keys.
@@ -640,7 +631,7 @@ fn uri_text(uri: &ModelUri) -> String {
 
 /// A local path made absolute against the working directory, with `.`, `..` and the
 /// symbolic links of its existing part resolved, as Python's `Path.resolve()` does.
-fn real_path(path: &str) -> String {
+pub(crate) fn real_path(path: &str) -> String {
     use std::path::{Component, Path, PathBuf};
     let p = Path::new(path);
     let abs = if p.is_absolute() {

@@ -1,18 +1,27 @@
-//! The store's integration tests: one binary, one suite of behaviours run against the
-//! SQL store on a fresh SQLite file.
+//! The store contract: one suite of behaviours, run against every store (the SQL store on
+//! a fresh SQLite file, the file store in a fresh directory), as quickwit's
+//! `metastore_test_suite!` runs one suite against each metastore.
 
 mod registry;
 mod search_props;
 mod tracking;
 
+use std::sync::Arc;
+
+use ferroflow_store::file::{FileStore, FileStoreOptions};
 use ferroflow_store::sql::{SqlStore, StoreOptions};
+use ferroflow_store::{RegistryStore, TrackingStore};
+
+/// A store that keeps both tracking data and the registry.
+pub trait Store: TrackingStore + RegistryStore {}
+impl<T: TrackingStore + RegistryStore> Store for T {}
 
 pub struct TestStore {
-    pub store: SqlStore,
+    pub store: Arc<dyn Store>,
     pub dir: tempfile::TempDir,
 }
 
-pub async fn new_store() -> TestStore {
+pub async fn sql_store() -> TestStore {
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite:///{}/mlflow.db", dir.path().display());
     let store = SqlStore::open(
@@ -24,5 +33,51 @@ pub async fn new_store() -> TestStore {
     )
     .await
     .unwrap();
-    TestStore { store, dir }
+    TestStore {
+        store: Arc::new(store),
+        dir,
+    }
 }
+
+pub async fn file_store() -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(
+        &dir.path().join("mlruns").display().to_string(),
+        FileStoreOptions {
+            default_artifact_root: Some("mlflow-artifacts:/".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    TestStore {
+        store: Arc::new(store),
+        dir,
+    }
+}
+
+/// Runs each named test of the suite against every store.
+macro_rules! store_contract {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sql {
+            $(#[tokio::test] async fn $test() { crate::$module::$test(crate::sql_store().await).await })*
+        }
+        mod file {
+            $(#[tokio::test] async fn $test() { crate::$module::$test(crate::file_store().await).await })*
+        }
+    };
+}
+
+store_contract!(
+    tracking::a_new_database_has_the_default_experiment,
+    tracking::experiments_lifecycle,
+    tracking::runs_log_and_read_back,
+    tracking::history_paginates,
+    tracking::bulk_history_orders_by_run_then_time_and_counts_overall,
+    tracking::search_filters_and_orders,
+    tracking::concurrent_writes_are_grouped_and_all_land,
+    tracking::a_failing_write_fails_alone_in_its_group,
+    registry::concurrent_registrations_number_versions_without_gaps_or_repeats,
+    registry::stages_aliases_and_the_resolver,
+    registry::rename_search_and_delete,
+);

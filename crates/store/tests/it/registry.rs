@@ -1,13 +1,9 @@
-use std::sync::Arc;
-
 use ferroflow_core::ErrorCode;
 use ferroflow_core::entities::{LifecycleStage, Tag};
 use ferroflow_store::model_uri::{ResolvedModel, resolve};
-use ferroflow_store::{
-    CreateModelVersion, CreateRun, RegistrySearch, RegistryStore, TrackingStore,
-};
+use ferroflow_store::{CreateModelVersion, CreateRun, RegistrySearch, TrackingStore};
 
-use crate::new_store;
+use crate::TestStore;
 
 async fn run_with_model(store: &dyn TrackingStore) -> (String, String) {
     let run = store
@@ -41,10 +37,8 @@ fn search(filter: &str, order: &[&str]) -> RegistrySearch {
     }
 }
 
-#[tokio::test]
-async fn concurrent_registrations_number_versions_without_gaps_or_repeats() {
-    let t = new_store().await;
-    let store = Arc::new(t.store);
+pub async fn concurrent_registrations_number_versions_without_gaps_or_repeats(t: TestStore) {
+    let store = t.store.clone();
     let (run_id, _) = run_with_model(store.as_ref()).await;
     store
         .create_registered_model("m", vec![], None)
@@ -80,10 +74,8 @@ async fn concurrent_registrations_number_versions_without_gaps_or_repeats() {
     );
 }
 
-#[tokio::test]
-async fn stages_aliases_and_the_resolver() {
-    let t = new_store().await;
-    let store = &t.store;
+pub async fn stages_aliases_and_the_resolver(t: TestStore) {
+    let store = &*t.store;
     let (run_id, artifacts) = run_with_model(store).await;
     store
         .create_registered_model("wine", vec![Tag::new("team", "a")], Some("d".into()))
@@ -149,10 +141,8 @@ async fn stages_aliases_and_the_resolver() {
     );
 }
 
-#[tokio::test]
-async fn rename_search_and_delete() {
-    let t = new_store().await;
-    let store = &t.store;
+pub async fn rename_search_and_delete(t: TestStore) {
+    let store = &*t.store;
     let (run_id, _) = run_with_model(store).await;
     for name in ["b-model", "a-model", "a-other"] {
         store

@@ -1,12 +1,12 @@
-//! Property test: the SQL search returns exactly what the in-memory evaluator of
+//! Property test: every store's search returns exactly what the in-memory evaluator of
 //! `ferroflow_core::search::runs` selects, in the same order.
 
 use ferroflow_core::entities::{Metric, Param, Run, Tag, ViewType};
 use ferroflow_core::search::runs::{compare, matches, parse_run_filter, parse_run_order_by};
-use ferroflow_store::{Batch, CreateRun, RunSearch, TrackingStore};
+use ferroflow_store::{Batch, CreateRun, RunSearch};
 use proptest::prelude::*;
 
-use crate::new_store;
+use crate::{TestStore, file_store, sql_store};
 
 #[derive(Debug, Clone)]
 struct RunSpec {
@@ -102,6 +102,85 @@ fn order() -> impl Strategy<Value = Vec<String>> {
     })
 }
 
+/// One case: the runs of `specs` in a fresh store, searched with every filter and order.
+async fn check(t: TestStore, specs: Vec<RunSpec>, filters: Vec<String>, orders: Vec<Vec<String>>) {
+    let s = &t.store;
+    let mut runs: Vec<Run> = Vec::new();
+    for spec in &specs {
+        let id = s
+            .create_run(CreateRun {
+                experiment_id: "0".into(),
+                start_time: Some(spec.start),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .info
+            .run_id;
+        let mut seen = std::collections::HashSet::new();
+        let params: Vec<Param> = spec
+            .params
+            .iter()
+            .filter(|(k, _)| seen.insert(*k))
+            .map(|(k, v)| Param::new(KEYS[*k], VALUES[*v]))
+            .collect();
+        let batch = Batch {
+            metrics: spec
+                .metrics
+                .iter()
+                .enumerate()
+                .map(|(i, (k, v))| Metric::new(KEYS[*k], *v, i as i64, 0))
+                .collect(),
+            params,
+            tags: spec
+                .tags
+                .iter()
+                .map(|(k, v)| Tag::new(KEYS[*k], VALUES[*v]))
+                .collect(),
+        };
+        s.log_batch(&id, batch).await.unwrap();
+        runs.push(s.get_run(&id).await.unwrap());
+    }
+    for f in &filters {
+        for o in &orders {
+            let parsed = parse_run_filter(f).unwrap();
+            let ord = parse_run_order_by(o).unwrap();
+            let mut expected: Vec<&Run> = runs
+                .iter()
+                .filter(|r| parsed.as_ref().is_none_or(|p| matches(p, r)))
+                .collect();
+            expected.sort_by(|a, b| compare(&ord, a, b));
+            let expected: Vec<String> = expected.iter().map(|r| r.info.run_id.clone()).collect();
+            let got = s
+                .search_runs(RunSearch {
+                    experiment_ids: vec!["0".into()],
+                    filter: f.clone(),
+                    view: ViewType::ActiveOnly,
+                    max_results: 1000,
+                    order_by: o.clone(),
+                    page_token: None,
+                })
+                .await
+                .unwrap();
+            let got: Vec<String> = got.items.iter().map(|r| r.info.run_id.clone()).collect();
+            assert_eq!(got, expected, "filter {f:?} order {o:?}");
+        }
+    }
+}
+
+fn run_case(
+    store: fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = TestStore>>>,
+    specs: Vec<RunSpec>,
+    filters: Vec<String>,
+    orders: Vec<Vec<String>>,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { check(store().await, specs, filters, orders).await });
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
@@ -110,42 +189,15 @@ proptest! {
         filters in proptest::collection::vec(filter(), 1..6),
         orders in proptest::collection::vec(order(), 1..4),
     ) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let t = new_store().await;
-            let s = &t.store;
-            let mut runs: Vec<Run> = Vec::new();
-            for spec in &specs {
-                let id = s.create_run(CreateRun { experiment_id: "0".into(), start_time: Some(spec.start), ..Default::default() }).await.unwrap().info.run_id;
-                let mut seen = std::collections::HashSet::new();
-                let params: Vec<Param> = spec.params.iter().filter(|(k, _)| seen.insert(*k)).map(|(k, v)| Param::new(KEYS[*k], VALUES[*v])).collect();
-                let batch = Batch {
-                    metrics: spec.metrics.iter().enumerate().map(|(i, (k, v))| Metric::new(KEYS[*k], *v, i as i64, 0)).collect(),
-                    params,
-                    tags: spec.tags.iter().map(|(k, v)| Tag::new(KEYS[*k], VALUES[*v])).collect(),
-                };
-                s.log_batch(&id, batch).await.unwrap();
-                runs.push(s.get_run(&id).await.unwrap());
-            }
-            for f in &filters {
-                for o in &orders {
-                    let parsed = parse_run_filter(f).unwrap();
-                    let ord = parse_run_order_by(o).unwrap();
-                    let mut expected: Vec<&Run> = runs.iter().filter(|r| parsed.as_ref().is_none_or(|p| matches(p, r))).collect();
-                    expected.sort_by(|a, b| compare(&ord, a, b));
-                    let expected: Vec<String> = expected.iter().map(|r| r.info.run_id.clone()).collect();
-                    let got = s.search_runs(RunSearch {
-                        experiment_ids: vec!["0".into()],
-                        filter: f.clone(),
-                        view: ViewType::ActiveOnly,
-                        max_results: 1000,
-                        order_by: o.clone(),
-                        page_token: None,
-                    }).await.unwrap();
-                    let got: Vec<String> = got.items.iter().map(|r| r.info.run_id.clone()).collect();
-                    assert_eq!(got, expected, "filter {f:?} order {o:?}");
-                }
-            }
-        });
+        run_case(|| Box::pin(sql_store()), specs, filters, orders);
+    }
+
+    #[test]
+    fn file_search_agrees_with_the_in_memory_evaluator(
+        specs in proptest::collection::vec(run_spec(), 1..8),
+        filters in proptest::collection::vec(filter(), 1..6),
+        orders in proptest::collection::vec(order(), 1..4),
+    ) {
+        run_case(|| Box::pin(file_store()), specs, filters, orders);
     }
 }
