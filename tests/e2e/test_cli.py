@@ -136,7 +136,5 @@ def test_cli_errors_are_precise(workdir):
     assert p.returncode == 1 and "Cannot reach the tracking server" in p.stderr
     p = run_cli("experiments", "list", env={"MLFLOW_TRACKING_URI": "ftp://x"}, check=False)
     assert p.returncode == 1 and "Unsupported tracking URI scheme" in p.stderr
-    p = run_cli("experiments", "list", env={"MLFLOW_TRACKING_URI": str(workdir / "mlruns")}, check=False)
-    assert p.returncode == 1 and "file store" in p.stderr
     for sub in ["experiments", "runs", "artifacts", "db"]:
         assert run_cli(sub, "--help").returncode == 0
