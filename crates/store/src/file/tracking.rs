@@ -937,29 +937,49 @@ impl Inner {
         let order = run_search::parse_run_order_by(&s.order_by)?;
         page_token::decode_offset(s.page_token.as_deref())?;
         let stages = s.view.stages();
-        let mut runs = Vec::new();
+        let mut dirs = Vec::new();
         let mut seen = HashSet::new();
         for id in &s.experiment_ids {
             let num = parse_experiment_id(id)?.to_string();
             if !seen.insert(num.clone()) {
                 continue;
             }
-            let Ok((exp_dir, _)) = self.experiment_dir(&num) else {
-                continue;
-            };
-            for dir in self.run_dirs_of(&exp_dir) {
-                let Some(info) = self.run_info_from(&dir) else {
-                    continue;
-                };
-                if !stages.contains(&info.lifecycle_stage) {
-                    continue;
-                }
-                let run = self.full_run(&dir, info);
-                if filter.as_ref().is_none_or(|f| run_search::matches(f, &run)) {
-                    runs.push(run);
-                }
+            if let Ok((exp_dir, _)) = self.experiment_dir(&num) {
+                dirs.extend(self.run_dirs_of(&exp_dir));
             }
         }
+        // Reading runs is file system calls: spread them over the cores.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let chunk = dirs.len().div_ceil(threads).max(1);
+        let mut runs: Vec<Run> = std::thread::scope(|scope| {
+            let handles: Vec<_> = dirs
+                .chunks(chunk)
+                .map(|part| {
+                    let filter = &filter;
+                    scope.spawn(move || {
+                        part.iter()
+                            .filter_map(|dir| {
+                                let info = self.run_info_from(dir)?;
+                                if !stages.contains(&info.lifecycle_stage) {
+                                    return None;
+                                }
+                                let run = self.full_run(dir, info);
+                                filter
+                                    .as_ref()
+                                    .is_none_or(|f| run_search::matches(f, &run))
+                                    .then_some(run)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
         runs.sort_by(|a, b| run_search::compare(&order, a, b));
         page(runs, s.max_results, s.page_token.as_deref())
     }
