@@ -194,3 +194,13 @@ pub fn validate_log_inputs(datasets: &[crate::entities::DatasetInput]) -> Result
     }
     datasets.iter().try_for_each(validate_dataset_input)
 }
+
+/// `logged-models/search`' page size bound.
+pub fn validate_search_logged_models_max_results(max: i64) -> Result<()> {
+    if !(1..=50_000).contains(&max) {
+        return Err(Error::invalid_param(format!(
+            "Invalid value {max} for parameter 'max_results' supplied."
+        )));
+    }
+    Ok(())
+}

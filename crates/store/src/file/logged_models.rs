@@ -240,12 +240,7 @@ impl Inner {
     }
 
     pub(crate) fn search_logged_models(&self, s: LoggedModelSearch) -> Result<Page<LoggedModel>> {
-        if s.max_results < 1 || s.max_results > 50_000 {
-            return Err(Error::invalid_param(format!(
-                "Invalid value {} for parameter 'max_results' supplied.",
-                s.max_results
-            )));
-        }
+        rules::validate_search_logged_models_max_results(s.max_results)?;
         let exp_ids = s
             .experiment_ids
             .iter()

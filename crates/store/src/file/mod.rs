@@ -256,41 +256,21 @@ impl Inner {
 
     /// The keys and values of a params or tags folder (keys with `/` are nested folders).
     pub fn read_values(&self, dir: &Path) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        self.walk_values(dir, "", &mut out);
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
-    fn walk_values(&self, dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let key = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let path = e.path();
-            if path.is_dir() {
-                self.walk_values(&path, &key, out);
-                continue;
-            }
-            if name.starts_with(".ferroflow-") {
-                continue;
-            }
-            match self.cached(&path, |b| {
-                String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8 text".to_string())
-            }) {
-                Some(Ok(v)) => out.push((key, v.as_ref().clone())),
-                Some(Err(e)) => self.warn(&path, &e),
-                None => {}
-            }
-        }
+        walk_files(dir)
+            .into_iter()
+            .filter_map(|(key, path)| {
+                match self.cached(&path, |b| {
+                    String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8 text".to_string())
+                }) {
+                    Some(Ok(v)) => Some((key, v.as_ref().clone())),
+                    Some(Err(e)) => {
+                        self.warn(&path, &e);
+                        None
+                    }
+                    None => None,
+                }
+            })
+            .collect()
     }
 
     /// The sub-folders of `dir`, by name.
@@ -306,6 +286,36 @@ impl Inner {
         out.sort();
         out
     }
+}
+
+/// The files below `dir` by key, their path relative to `dir` with `/` (MLflow keeps a
+/// key `a/b` as the file `b` in the folder `a`), in key order; temporary files left out.
+pub(crate) fn walk_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let key = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, &key, out);
+            } else if !name.starts_with(".ferroflow-") {
+                out.push((key, path));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort();
+    out
 }
 
 /// Writes `path` through a temporary file in the same folder and a rename.

@@ -531,31 +531,7 @@ impl Inner {
 
     /// The metric files of a run (or logged model) folder, by key.
     pub(crate) fn metric_files(&self, dir: &Path) -> Vec<(String, PathBuf)> {
-        let mut out = Vec::new();
-        fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for e in entries.flatten() {
-                let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                    continue;
-                };
-                let key = if prefix.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{prefix}/{name}")
-                };
-                let p = e.path();
-                if p.is_dir() {
-                    walk(&p, &key, out);
-                } else if !name.starts_with(".ferroflow-") {
-                    out.push((key, p));
-                }
-            }
-        }
-        walk(&dir.join("metrics"), "", &mut out);
-        out.sort();
-        out
+        super::walk_files(&dir.join("metrics"))
     }
 
     /// Every point of one metric file, with a warning naming the file for skipped lines.

@@ -36,7 +36,7 @@ fn from_row(row: &Row) -> Result<Experiment> {
 }
 
 pub(super) fn not_found(id: &str) -> Error {
-    Error::not_found(format!("No Experiment with id={id} exists"))
+    ferroflow_core::rules::experiment_not_found(id)
 }
 
 /// Reads an experiment without its tags.
@@ -57,10 +57,10 @@ pub(super) fn get_row(c: &dyn Conn, id: i64) -> Result<Experiment> {
 pub(super) fn get_active(c: &dyn Conn, id: i64) -> Result<Experiment> {
     let exp = get_row(c, id)?;
     if exp.lifecycle_stage != LifecycleStage::Active {
-        return Err(Error::invalid_param(format!(
-            "The experiment {id} must be in the 'active' state. Current state is {}.",
-            exp.lifecycle_stage
-        )));
+        return Err(ferroflow_core::rules::experiment_not_active(
+            &id.to_string(),
+            exp.lifecycle_stage,
+        ));
     }
     Ok(exp)
 }
@@ -123,13 +123,10 @@ pub async fn create(
         .writer
         .write(move |c| {
             if let Some(row) = c.query_opt(&Sql::new("SELECT lifecycle_stage FROM experiments WHERE name = ?").with(&name))? {
-                return Err(if row.str("lifecycle_stage")? == "deleted" {
-                    Error::already_exists(format!(
-                        "Experiment '{name}' already exists in deleted state. You can restore the experiment, or permanently delete it with `ferroflow gc` to free the name."
-                    ))
-                } else {
-                    Error::already_exists(format!("Experiment(name={name}) already exists."))
-                });
+                return Err(ferroflow_core::rules::experiment_name_taken(
+                    &name,
+                    row.str("lifecycle_stage")? == "deleted",
+                ));
             }
             let now = now_millis();
             let row = c
@@ -322,9 +319,9 @@ pub async fn rename(store: &SqlStore, id: &str, new_name: &str) -> Result<()> {
             )?
             .is_some()
             {
-                return Err(Error::already_exists(format!(
-                    "Experiment(name={new_name}) already exists."
-                )));
+                return Err(ferroflow_core::rules::experiment_name_taken(
+                    &new_name, false,
+                ));
             }
             c.execute(
                 &Sql::new(
@@ -350,13 +347,10 @@ pub async fn set_lifecycle(store: &SqlStore, id: &str, to: LifecycleStage) -> Re
                 LifecycleStage::Active => LifecycleStage::Deleted,
             };
             if exp.lifecycle_stage != from {
-                return Err(Error::invalid_param(match to {
-                    LifecycleStage::Deleted => format!("Cannot delete experiment {num}: it is already deleted."),
-                    LifecycleStage::Active => format!("Cannot restore experiment {num}: it is not deleted."),
-                }));
+                return Err(ferroflow_core::rules::experiment_stage_error(&num.to_string(), to));
             }
             if num == 0 && to == LifecycleStage::Deleted {
-                return Err(Error::invalid_param("Cannot delete the default experiment '0'. This is an internally reserved experiment."));
+                return Err(ferroflow_core::rules::default_experiment_undeletable());
             }
             let now = now_millis();
             c.execute(
@@ -408,9 +402,10 @@ pub async fn delete_tag(store: &SqlStore, id: &str, key: &str) -> Result<()> {
                     .with(&key),
             )?;
             if n == 0 {
-                return Err(Error::not_found(format!(
-                    "No tag with name: {key} in experiment with id {num}"
-                )));
+                return Err(ferroflow_core::rules::experiment_tag_not_found(
+                    &num.to_string(),
+                    &key,
+                ));
             }
             Ok(())
         })

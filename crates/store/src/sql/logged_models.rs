@@ -24,7 +24,7 @@ use crate::{CreateLoggedModel, LoggedModelSearch};
 const COLUMNS: &str = "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_timestamp_ms, lm.last_updated_timestamp_ms, lm.status, lm.lifecycle_stage, lm.model_type, lm.source_run_id, lm.status_message";
 
 fn not_found(id: &str) -> Error {
-    Error::not_found(format!("Logged model with ID '{id}' not found."))
+    ferroflow_core::rules::logged_model_not_found(id)
 }
 
 fn info_from_row(r: &Row) -> Result<LoggedModelInfo> {
@@ -377,12 +377,7 @@ fn compile(
 }
 
 pub async fn search(store: &SqlStore, s: LoggedModelSearch) -> Result<Page<LoggedModel>> {
-    if s.max_results < 1 || s.max_results > 50_000 {
-        return Err(Error::invalid_param(format!(
-            "Invalid value {} for parameter 'max_results' supplied.",
-            s.max_results
-        )));
-    }
+    ferroflow_core::rules::validate_search_logged_models_max_results(s.max_results)?;
     let exp_ids = s
         .experiment_ids
         .iter()

@@ -6,10 +6,7 @@ use ferroflow_core::entities::{
     Dataset, DatasetInput, DatasetSummary, LifecycleStage, Metric, ModelInput, ModelOutput, Run,
     RunData, RunInfo, RunInputs, RunOutputs, Tag,
 };
-use ferroflow_core::validation::{
-    self, MAX_RUN_NAME_LENGTH, parse_experiment_id, validate_batch_limits, validate_metric,
-    validate_param, validate_param_keys_unique, validate_run_id, validate_tag,
-};
+use ferroflow_core::validation::{parse_experiment_id, validate_run_id, validate_tag};
 use ferroflow_core::{Error, Result, ids, now_millis};
 
 use super::SqlStore;
@@ -20,7 +17,7 @@ use crate::{Batch, CreateRun, Garbage, RunUpdate};
 
 pub(super) const RUN_COLUMNS: &str = "r.run_uuid, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.experiment_id";
 
-pub const RUN_NAME_TAG: &str = "mlflow.runName";
+pub use ferroflow_core::rules::RUN_NAME_TAG;
 
 pub(super) fn info_from_row(row: &Row) -> Result<RunInfo> {
     let id = row.str("run_uuid")?;
@@ -59,7 +56,7 @@ pub(super) fn metric_from_row(r: &Row) -> Result<Metric> {
 }
 
 fn not_found(run_id: &str) -> Error {
-    Error::not_found(format!("Run with id={run_id} not found"))
+    ferroflow_core::rules::run_not_found(run_id)
 }
 
 fn info(c: &dyn Conn, run_id: &str) -> Result<RunInfo> {
@@ -78,10 +75,10 @@ fn info(c: &dyn Conn, run_id: &str) -> Result<RunInfo> {
 fn active(c: &dyn Conn, run_id: &str) -> Result<RunInfo> {
     let info = info(c, run_id)?;
     if info.lifecycle_stage != LifecycleStage::Active {
-        return Err(Error::invalid_param(format!(
-            "The run {run_id} must be in the 'active' state. Current state is {}.",
-            info.lifecycle_stage
-        )));
+        return Err(ferroflow_core::rules::run_not_active(
+            run_id,
+            info.lifecycle_stage,
+        ));
     }
     Ok(info)
 }
@@ -222,28 +219,7 @@ pub async fn create(store: &SqlStore, req: CreateRun) -> Result<Run> {
     for (i, t) in tags.iter_mut().enumerate() {
         validate_tag(t, &format!("tags[{i}]"), store.long_values)?;
     }
-    let tag_name = tags
-        .iter()
-        .find(|t| t.key == RUN_NAME_TAG)
-        .map(|t| t.value.clone());
-    let name = match (req.run_name.filter(|n| !n.is_empty()), tag_name) {
-        (Some(n), Some(t)) if n != t => {
-            return Err(Error::invalid_param(format!(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='{n}', mlflow.runName='{t}')."
-            )));
-        }
-        (Some(n), _) => n,
-        (None, Some(t)) => t,
-        (None, None) => ids::random_run_name(),
-    };
-    if name.chars().count() > MAX_RUN_NAME_LENGTH {
-        return Err(Error::invalid_param(format!(
-            "'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters"
-        )));
-    }
-    if !tags.iter().any(|t| t.key == RUN_NAME_TAG) {
-        tags.push(Tag::new(RUN_NAME_TAG, name.clone()));
-    }
+    let name = ferroflow_core::rules::new_run_name(req.run_name, &mut tags)?;
     let user_id = req.user_id.unwrap_or_default();
     let start_time = req.start_time.unwrap_or_else(now_millis);
     let run_id = ids::new_run_id();
@@ -295,13 +271,7 @@ fn upsert_tags(c: &dyn Conn, run_id: &str, tags: &[Tag]) -> Result<()> {
 
 pub async fn update(store: &SqlStore, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    if let Some(n) = &update.run_name
-        && n.chars().count() > MAX_RUN_NAME_LENGTH
-    {
-        return Err(Error::invalid_param(format!(
-            "'run_name' exceeds the maximum length of {MAX_RUN_NAME_LENGTH} characters"
-        )));
-    }
+    ferroflow_core::rules::check_new_run_name(update.run_name.as_deref())?;
     let run_id = run_id.to_string();
     store
         .writer
@@ -367,25 +337,12 @@ pub(super) fn sanitize(value: f64) -> (f64, bool) {
 
 pub async fn log_batch(store: &SqlStore, run_id: &str, mut batch: Batch) -> Result<()> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    validate_batch_limits(batch.metrics.len(), batch.params.len(), batch.tags.len())?;
-    validate_param_keys_unique(&batch.params)?;
-    let single = batch.metrics.len() + batch.params.len() + batch.tags.len() == 1;
-    let path = |kind: &str, i: usize| {
-        if single {
-            String::new()
-        } else {
-            format!("{kind}[{i}]")
-        }
-    };
-    for (i, m) in batch.metrics.iter().enumerate() {
-        validate_metric(m, &path("metrics", i))?;
-    }
-    for (i, p) in batch.params.iter_mut().enumerate() {
-        validate_param(p, &path("params", i), store.long_values)?;
-    }
-    for (i, t) in batch.tags.iter_mut().enumerate() {
-        validate_tag(t, &path("tags", i), store.long_values)?;
-    }
+    ferroflow_core::rules::validate_log_batch(
+        &batch.metrics,
+        &mut batch.params,
+        &mut batch.tags,
+        store.long_values,
+    )?;
     let run_id = run_id.to_string();
     // Metric points alone (a training loop's steady traffic) are merged with the other
     // points queued at the same moment: a few multi-row statements per group.
@@ -434,10 +391,9 @@ fn check_params(c: &dyn Conn, run_id: &str, params: &[Tag]) -> Result<()> {
     for r in c.query(&existing)? {
         let (key, value) = (r.str("key")?, r.str("value")?);
         if let Some(p) = params.iter().find(|p| p.key == key && p.value != value) {
-            return Err(Error::invalid_param(format!(
-                "Changing param values is not allowed. Param with key='{}' was already logged with value='{}' for run ID='{}'. Attempted logging new value '{}'.",
-                p.key, value, run_id, p.value
-            )));
+            return Err(ferroflow_core::rules::param_changed(
+                run_id, &p.key, &value, &p.value,
+            ));
         }
     }
     Ok(())
@@ -603,9 +559,7 @@ pub async fn delete_tag(store: &SqlStore, run_id: &str, key: &str) -> Result<()>
                     .with(&key),
             )?;
             if n == 0 {
-                return Err(Error::not_found(format!(
-                    "No tag with name: {key} in run with id {run_id}"
-                )));
+                return Err(ferroflow_core::rules::run_tag_not_found(&run_id, &key));
             }
             Ok(())
         })
@@ -619,16 +573,7 @@ pub async fn log_inputs(
     models: Vec<ModelInput>,
 ) -> Result<()> {
     validate_run_id(run_id).map_err(|_| not_found(run_id))?;
-    if datasets.len() > validation::MAX_DATASETS_PER_BATCH {
-        return Err(Error::invalid_param(format!(
-            "A batch logging request can contain at most {} datasets. Got {}.",
-            validation::MAX_DATASETS_PER_BATCH,
-            datasets.len()
-        )));
-    }
-    for ds in &datasets {
-        validation::validate_dataset_input(ds)?;
-    }
+    ferroflow_core::rules::validate_log_inputs(&datasets)?;
     let run_id = run_id.to_string();
     store
         .writer

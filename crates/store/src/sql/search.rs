@@ -9,8 +9,8 @@ use ferroflow_core::search::runs::{
     DatasetField, RunAttr, RunFilter, RunKey, parse_run_filter, parse_run_order_by,
 };
 use ferroflow_core::search::{Cond, Expr, Op, Value};
-use ferroflow_core::validation::{MAX_RESULTS_SEARCH_RUNS, parse_experiment_id};
-use ferroflow_core::{Error, Result, page_token};
+use ferroflow_core::validation::parse_experiment_id;
+use ferroflow_core::{Result, page_token};
 
 use super::query::{Sql, compile_expr, string_cond};
 use super::runs::{RUN_COLUMNS, hydrate, info_from_row};
@@ -128,12 +128,7 @@ fn required_conds(filter: Option<&RunFilter>) -> Vec<(usize, &Cond<RunKey>)> {
 }
 
 pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
-    if s.max_results < 1 || s.max_results > MAX_RESULTS_SEARCH_RUNS {
-        return Err(Error::invalid_param(format!(
-            "Invalid value {} for parameter 'max_results' supplied. It must be at most {MAX_RESULTS_SEARCH_RUNS}, and at least 1.",
-            s.max_results
-        )));
-    }
+    ferroflow_core::rules::validate_search_runs_max_results(s.max_results)?;
     let filter = parse_run_filter(&s.filter)?;
     let order = parse_run_order_by(&s.order_by)?;
     let offset = page_token::decode_offset(s.page_token.as_deref())?;
