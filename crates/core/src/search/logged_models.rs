@@ -160,18 +160,7 @@ pub fn matches(
     let i = &m.info;
     f.eval(&mut |c| {
         let num = |v: f64| match &c.value {
-            Value::Num(n) => {
-                let n: f64 = n.parse().unwrap_or(0.0);
-                match c.op {
-                    Op::Eq => v == n,
-                    Op::Ne => v != n,
-                    Op::Lt => v < n,
-                    Op::Le => v <= n,
-                    Op::Gt => v > n,
-                    Op::Ge => v >= n,
-                    _ => false,
-                }
-            }
+            Value::Num(n) => super::runs::num_cmp(c.op, v, n.parse().unwrap_or(0.0)),
             _ => false,
         };
         match &c.key {

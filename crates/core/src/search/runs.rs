@@ -238,7 +238,8 @@ pub fn parse_run_order_by(clauses: &[String]) -> Result<Vec<OrderBy<RunKey>>> {
 
 // ---- in-memory evaluation: the reference semantics every store implements ----
 
-fn num_cmp(op: Op, lhs: f64, rhs: f64) -> bool {
+/// A numeric comparison as the SQL stores run it.
+pub fn num_cmp(op: Op, lhs: f64, rhs: f64) -> bool {
     match op {
         Op::Eq => lhs == rhs,
         Op::Ne => lhs != rhs,
