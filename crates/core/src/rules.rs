@@ -204,3 +204,22 @@ pub fn validate_search_logged_models_max_results(max: i64) -> Result<()> {
     }
     Ok(())
 }
+
+/// A new experiment's checks (its name, then its tags), and the artifact location it was
+/// given, with a relative local one made absolute against the working directory.
+pub fn new_experiment(
+    name: &str,
+    artifact_location: Option<&str>,
+    tags: &[Tag],
+) -> Result<Option<String>> {
+    crate::validation::validate_experiment_name(name)?;
+    for t in tags {
+        crate::validation::validate_experiment_tag(t)?;
+    }
+    Ok(artifact_location.filter(|l| !l.is_empty()).map(|l| {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        crate::uri::resolve_if_local(l, &cwd)
+    }))
+}

@@ -283,10 +283,7 @@ impl Inner {
         artifact_location: Option<&str>,
         tags: Vec<Tag>,
     ) -> Result<String> {
-        validate_experiment_name(name)?;
-        for t in &tags {
-            validate_experiment_tag(t)?;
-        }
+        let given = rules::new_experiment(name, artifact_location, &tags)?;
         if let Some(e) = self.experiment_by_name(name) {
             return Err(rules::experiment_name_taken(
                 name,
@@ -297,13 +294,7 @@ impl Inner {
         while self.experiment_dir(&id).is_ok() {
             id = new_experiment_id();
         }
-        let cwd = std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_default();
-        let location = match artifact_location.filter(|l| !l.is_empty()) {
-            Some(l) => ferroflow_core::uri::resolve_if_local(l, &cwd),
-            None => ferroflow_core::uri::join(&self.artifact_root, &id),
-        };
+        let location = given.unwrap_or_else(|| ferroflow_core::uri::join(&self.artifact_root, &id));
         let now = now_millis();
         let dir = self.root.join(&id);
         self.write_experiment_meta(

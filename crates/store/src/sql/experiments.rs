@@ -107,17 +107,8 @@ pub async fn create(
     artifact_location: Option<&str>,
     tags: Vec<Tag>,
 ) -> Result<String> {
-    validate_experiment_name(name)?;
-    for t in &tags {
-        validate_experiment_tag(t)?;
-    }
+    let location = ferroflow_core::rules::new_experiment(name, artifact_location, &tags)?;
     let name = name.to_string();
-    let location = artifact_location.filter(|l| !l.is_empty()).map(|l| {
-        let cwd = std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_default();
-        ferroflow_core::uri::resolve_if_local(l, &cwd)
-    });
     let root = store.default_artifact_root.clone();
     store
         .writer
