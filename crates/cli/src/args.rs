@@ -51,6 +51,20 @@ pub enum Command {
     Db(DbCommand),
     /// Permanently delete runs and experiments in the `deleted` stage, with their artifacts.
     Gc(GcArgs),
+    /// Copy MLflow's file store (an `mlruns` directory) into a new SQLite database.
+    ///
+    /// Everything is kept: experiment and run ids, timestamps, lifecycle stages, deleted
+    /// runs and experiments, params, every metric point, tags, datasets and run inputs,
+    /// logged models and their links to runs, and the model registry (versions, stages,
+    /// aliases, tags). The source is only read. The database is built under a temporary
+    /// name and moved into place when complete, so an interrupted migration leaves
+    /// nothing half-written; run it again. Artifacts stay where they are: runs keep their
+    /// artifact URIs.
+    ///
+    /// Example:
+    ///   ferroflow migrate-filestore --source . --target sqlite:///mlflow.db
+    #[command(name = "migrate-filestore", verbatim_doc_comment)]
+    MigrateFilestore(MigrateFilestoreArgs),
     /// Run an MLflow project (a directory or git repository with an MLproject file) as an
     /// MLflow run.
     ///
@@ -463,6 +477,24 @@ pub enum DbCommand {
         /// The database URI, e.g. sqlite:///mlflow.db.
         url: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateFilestoreArgs {
+    /// The directory holding the file store: one with an `mlruns/` folder, or the
+    /// `mlruns` folder itself.
+    #[arg(long)]
+    pub source: std::path::PathBuf,
+    /// The new database, a SQLite URI such as sqlite:///mlflow.db. An existing file is
+    /// replaced only after you confirm.
+    #[arg(long)]
+    pub target: String,
+    /// Show progress while migrating (the default).
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+    /// Do not show progress.
+    #[arg(long, overrides_with = "progress")]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]

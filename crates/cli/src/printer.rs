@@ -22,6 +22,22 @@ impl Printer {
         }
     }
 
+    /// Asks a question on stdout and reads one line of answer from stdin; `None` when
+    /// stdin has ended (no terminal, no input).
+    pub fn ask(&self, question: &str) -> Option<String> {
+        use std::io::{BufRead, Write};
+        print!("{question}");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        match std::io::stdin().lock().read_line(&mut answer) {
+            Ok(n) if n > 0 => Some(answer.trim().to_string()),
+            _ => {
+                println!();
+                None
+            }
+        }
+    }
+
     pub fn json(&self, value: &impl serde::Serialize) {
         match serde_json::to_string_pretty(value) {
             Ok(s) => println!("{s}"),

@@ -8,6 +8,7 @@
 pub mod file;
 pub mod model_uri;
 pub mod sql;
+pub mod transfer;
 
 use async_trait::async_trait;
 use ferroflow_core::Result;

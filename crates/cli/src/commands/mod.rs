@@ -4,6 +4,7 @@ mod artifacts;
 mod db;
 mod experiments;
 mod gc;
+mod migrate_filestore;
 mod models;
 mod project;
 mod runs;
@@ -24,6 +25,7 @@ pub async fn run(command: Command, p: Printer) -> Result<u8> {
         Command::Artifacts(c) => artifacts::run(c, p).await.map(|()| 0),
         Command::Db(c) => db::run(c, p).await.map(|()| 0),
         Command::Gc(a) => gc::run(a, p).await.map(|()| 0),
+        Command::MigrateFilestore(a) => migrate_filestore::run(a, p).await,
         Command::Run(a) => project::run(a, p).await,
         Command::Models(c) => models::run(c, p).await,
     }

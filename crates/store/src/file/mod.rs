@@ -12,9 +12,12 @@
 //! A file that cannot be read (a truncated `meta.yaml`, a malformed metric line) is
 //! skipped with a warning that names it; the rest is served.
 
+mod export;
 mod logged_models;
 mod registry;
 mod tracking;
+
+pub(crate) use export::Exporter;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -91,8 +94,10 @@ pub(crate) struct Inner {
     cache: Mutex<HashMap<PathBuf, Cached>>,
     /// Where each run seen so far lives.
     run_dirs: Mutex<HashMap<String, PathBuf>>,
-    /// Files already warned about, with the modification time they had.
-    warned: Mutex<HashMap<PathBuf, Option<SystemTime>>>,
+    /// Files already warned about, with the modification time they had and why.
+    warned: Mutex<HashMap<PathBuf, (Option<SystemTime>, String)>>,
+    /// Whether warnings go to the log too (a migration reports them itself).
+    log_warnings: bool,
 }
 
 /// An absolute path, with `.` components dropped.
@@ -123,15 +128,7 @@ impl FileStore {
         let artifact_root = opts
             .default_artifact_root
             .unwrap_or_else(|| format!("file://{}", root.display()));
-        let inner = Arc::new(Inner {
-            root,
-            artifact_root,
-            long_values: opts.long_values,
-            write: Mutex::new(()),
-            cache: Mutex::new(HashMap::new()),
-            run_dirs: Mutex::new(HashMap::new()),
-            warned: Mutex::new(HashMap::new()),
-        });
+        let inner = Arc::new(Inner::new(root, artifact_root, opts.long_values));
         let store = FileStore { inner };
         store.blocking(|s| s.ensure_default_experiment()).await?;
         Ok(store)
@@ -167,14 +164,40 @@ impl FileStore {
 }
 
 impl Inner {
+    fn new(root: PathBuf, artifact_root: String, long_values: LongValues) -> Inner {
+        Inner {
+            root,
+            artifact_root,
+            long_values,
+            write: Mutex::new(()),
+            cache: Mutex::new(HashMap::new()),
+            run_dirs: Mutex::new(HashMap::new()),
+            warned: Mutex::new(HashMap::new()),
+            log_warnings: true,
+        }
+    }
+
     /// Warns once per version of a file that it was skipped.
     pub fn warn(&self, path: &Path, why: &str) {
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
-        if warned.get(path) != Some(&modified) {
-            warned.insert(path.to_path_buf(), modified);
-            tracing::warn!("skipped {}: {why}", path.display());
+        if warned.get(path).map(|w| w.0) != Some(modified) {
+            warned.insert(path.to_path_buf(), (modified, why.to_string()));
+            if self.log_warnings {
+                tracing::warn!("skipped {}: {why}", path.display());
+            }
         }
+    }
+
+    /// Every file warned about so far, with why, in path order.
+    pub fn warnings(&self) -> Vec<(PathBuf, String)> {
+        let warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(PathBuf, String)> = warned
+            .iter()
+            .map(|(p, (_, why))| (p.clone(), why.clone()))
+            .collect();
+        out.sort();
+        out
     }
 
     /// The parsed content of `path`, from the cache while the file is unchanged; `None`

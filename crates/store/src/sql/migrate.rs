@@ -34,6 +34,11 @@ const FERROFLOW_INDEXES: &str = "\
     CREATE INDEX IF NOT EXISTS ferroflow_runs_experiment ON runs (experiment_id, lifecycle_stage);\
     CREATE INDEX IF NOT EXISTS ferroflow_metrics_history ON metrics (run_uuid, key, step, timestamp, value, is_nan);";
 
+/// Creates Ferroflow's secondary indexes, if missing.
+pub(crate) fn create_ferroflow_indexes(conn: &dyn Conn) -> Result<()> {
+    conn.execute_script(FERROFLOW_INDEXES)
+}
+
 pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<MigrationOutcome> {
     // Another process may be creating the schema right now: wait for its lock.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

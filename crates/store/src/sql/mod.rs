@@ -7,6 +7,7 @@
 mod db;
 mod dialect;
 mod experiments;
+mod import;
 mod logged_models;
 mod metrics;
 pub mod migrate;
@@ -17,6 +18,7 @@ mod search;
 mod writer;
 
 pub use dialect::Dialect;
+pub(crate) use import::Importer;
 pub(crate) use metrics::sample_steps;
 pub use migrate::{HEAD_REVISION, MigrationOutcome};
 pub(crate) use registry::real_path;

@@ -5,6 +5,7 @@
 mod registry;
 mod search_props;
 mod tracking;
+mod transfer;
 
 use std::sync::Arc;
 
