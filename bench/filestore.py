@@ -11,7 +11,7 @@
 
 The file stores are written as MLflow's file store writes them (meta.yaml, one file per
 param, tag and metric), directly rather than through a client, so that seeding takes
-seconds.
+seconds (tests/e2e/scripts/filestore_gen.py).
 """
 
 import argparse
@@ -30,36 +30,13 @@ from pathlib import Path
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e" / "scripts"))
+import filestore_gen  # noqa: E402
+
 
 def write_store(root: Path, runs: int, params: int, metrics: int, steps: int) -> Path:
-    exp = root / "mlruns" / "1"
-    exp.mkdir(parents=True)
-    zero = root / "mlruns" / "0"
-    zero.mkdir()
-    (zero / "meta.yaml").write_text(
-        f"artifact_location: file://{zero}\ncreation_time: 1700000000000\nexperiment_id: '0'\n"
-        "last_update_time: 1700000000000\nlifecycle_stage: active\nname: Default\n")
-    (exp / "meta.yaml").write_text(
-        f"artifact_location: file://{exp}\ncreation_time: 1700000000000\nexperiment_id: '1'\n"
-        "last_update_time: 1700000000000\nlifecycle_stage: active\nname: bench\n")
-    for i in range(runs):
-        rid = f"{i:032x}"
-        d = exp / rid
-        for sub in ("params", "metrics", "tags", "artifacts"):
-            (d / sub).mkdir(parents=True)
-        (d / "meta.yaml").write_text(
-            f"artifact_uri: file://{d}/artifacts\nend_time: {1700000009000 + i}\nentry_point_name: ''\n"
-            f"experiment_id: '1'\nlifecycle_stage: active\nrun_id: '{rid}'\nrun_name: run-{i}\nrun_uuid: '{rid}'\n"
-            f"source_name: ''\nsource_type: 4\nsource_version: ''\nstart_time: {1700000000000 + i}\nstatus: 3\n"
-            "tags: []\nuser_id: bench\n")
-        for k in range(params):
-            (d / "params" / f"p{k}").write_text(f"{(i * 7 + k) % 13}")
-        for k in range(metrics):
-            # The last point's value varies by run, so that ordering by it means something.
-            lines = "".join(f"{1700000000000 + s} {((i * 31 + k * 17 + s) % 1000) / 1000} {s}\n" for s in range(steps))
-            (d / "metrics" / f"m{k}").write_text(lines)
-        (d / "tags" / "mlflow.runName").write_text(f"run-{i}")
-        (d / "tags" / "mlflow.user").write_text("bench")
+    filestore_gen.experiment(root, "0", "Default")
+    filestore_gen.write_runs(root, runs, metrics, steps, params=params, name="bench")
     return root
 
 
@@ -162,7 +139,8 @@ def bench_search(args, work: Path) -> dict:
             proc.wait()
         ours = [r["info"]["run_id"] for r in ff_answer["runs"]]
         theirs = [r["info"]["run_id"] for r in ml_answer["runs"]]
-        if ours != theirs or ff_answer.get("next_page_token") is None:
+        if ours != theirs or len(ours) != min(1000, args.search_runs) or \
+                bool(ff_answer.get("next_page_token")) != bool(ml_answer.get("next_page_token")):
             sys.exit("the servers' answers differ")
     print(f"  mlflow p50:    {statistics.median(ml) * 1000:.1f} ms", flush=True)
     shutil.rmtree(work / "search")

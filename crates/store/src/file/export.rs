@@ -153,9 +153,11 @@ impl Exporter {
         s.subdirs(&exp_dir.join("datasets"))
             .into_iter()
             .filter_map(|(folder, dir)| {
-                let m = s.read_meta(&dir)?;
-                let uuid =
-                    text(&m, "dataset_uuid").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let d = s.dataset(exp_dir, &folder)?;
+                let uuid = s
+                    .read_meta(&dir)
+                    .and_then(|m| text(&m, "dataset_uuid"))
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                 self.datasets
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -163,12 +165,12 @@ impl Exporter {
                 Some(DatasetRecord {
                     uuid,
                     experiment_id,
-                    name: text(&m, "name").unwrap_or_default(),
-                    digest: text(&m, "digest").unwrap_or_default(),
-                    source_type: text(&m, "source_type").unwrap_or_default(),
-                    source: text(&m, "source").unwrap_or_default(),
-                    schema: text(&m, "schema"),
-                    profile: text(&m, "profile"),
+                    name: d.name,
+                    digest: d.digest,
+                    source_type: d.source_type,
+                    source: d.source,
+                    schema: d.schema,
+                    profile: d.profile,
                 })
             })
             .collect()

@@ -562,7 +562,7 @@ impl Inner {
         }
     }
 
-    fn dataset(&self, exp_dir: &Path, dataset_id: &str) -> Option<Dataset> {
+    pub(crate) fn dataset(&self, exp_dir: &Path, dataset_id: &str) -> Option<Dataset> {
         let m = self.read_meta(&exp_dir.join("datasets").join(dataset_id))?;
         Some(Dataset {
             name: text(&m, "name").unwrap_or_default(),

@@ -46,6 +46,17 @@ impl Dialect {
         }
     }
 
+    /// `INSERT` that skips rows a constraint would refuse, as (before the table, after
+    /// the values). SQLite's `OR IGNORE` also spares a multi-row statement its statement
+    /// journal, which `ON CONFLICT DO NOTHING` (uniqueness only) does not.
+    pub fn insert_ignoring(self) -> (&'static str, &'static str) {
+        match self {
+            Dialect::Sqlite => ("INSERT OR IGNORE INTO ", ""),
+            Dialect::Postgres => ("INSERT INTO ", " ON CONFLICT DO NOTHING"),
+            Dialect::Mysql => ("INSERT IGNORE INTO ", ""),
+        }
+    }
+
     /// A case-sensitive `LIKE` of `col` against one bound pattern.
     ///
     /// SQLite's `LIKE` ignores ASCII case, so there the pattern is translated to `GLOB`.
