@@ -37,6 +37,8 @@ import filestore_gen  # noqa: E402
 def write_store(root: Path, runs: int, params: int, metrics: int, steps: int) -> Path:
     filestore_gen.experiment(root, "0", "Default")
     filestore_gen.write_runs(root, runs, metrics, steps, params=params, name="bench")
+    # Nothing of the seeding may still be on its way to disk while a tool is timed.
+    os.sync()
     return root
 
 

@@ -9,7 +9,8 @@ use ferroflow_core::entities::{
     ModelOutput, Page, Point, Run, RunData, RunInfo, RunInputs, RunOutputs, RunStatus, Tag,
 };
 use ferroflow_core::rules::{self, RUN_NAME_TAG};
-use ferroflow_core::search::{experiments as exp_search, runs as run_search};
+use ferroflow_core::search::runs::RunKey;
+use ferroflow_core::search::{OrderBy, experiments as exp_search, runs as run_search};
 use ferroflow_core::validation::{
     parse_experiment_id, validate_experiment_name, validate_experiment_tag,
     validate_search_experiments_max_results, validate_tag,
@@ -915,16 +916,18 @@ impl Inner {
                 dirs.extend(self.run_dirs_of(&exp_dir));
             }
         }
-        // Reading runs is file system calls: spread them over the cores.
+        // Each run is read only as far as the filter and order need; the page's runs are
+        // read whole afterwards. Reading is file system calls: spread over the cores.
+        let needs = Needs::of(filter.as_ref(), &order);
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
         let chunk = dirs.len().div_ceil(threads).max(1);
-        let mut runs: Vec<Run> = std::thread::scope(|scope| {
+        let mut runs: Vec<(&PathBuf, Run)> = std::thread::scope(|scope| {
             let handles: Vec<_> = dirs
                 .chunks(chunk)
                 .map(|part| {
-                    let filter = &filter;
+                    let (filter, needs) = (&filter, &needs);
                     scope.spawn(move || {
                         part.iter()
                             .filter_map(|dir| {
@@ -932,11 +935,11 @@ impl Inner {
                                 if !stages.contains(&info.lifecycle_stage) {
                                     return None;
                                 }
-                                let run = self.full_run(dir, info);
+                                let run = self.partial_run(dir, info, needs);
                                 filter
                                     .as_ref()
                                     .is_none_or(|f| run_search::matches(f, &run))
-                                    .then_some(run)
+                                    .then_some((dir, run))
                             })
                             .collect::<Vec<_>>()
                     })
@@ -947,8 +950,61 @@ impl Inner {
                 .flat_map(|h| h.join().unwrap_or_default())
                 .collect()
         });
-        runs.sort_by(|a, b| run_search::compare(&order, a, b));
-        page(runs, s.max_results, s.page_token.as_deref())
+        runs.sort_by(|a, b| run_search::compare(&order, &a.1, &b.1));
+        let found = page(runs, s.max_results, s.page_token.as_deref())?;
+        Ok(Page {
+            items: found
+                .items
+                .into_iter()
+                .map(|(dir, run)| self.full_run(dir, run.info))
+                .collect(),
+            next_page_token: found.next_page_token,
+        })
+    }
+
+    /// A run with only the metrics, params and tags `needs` names (and its dataset inputs
+    /// when it names datasets): enough to filter and order it.
+    fn partial_run(&self, dir: &Path, info: RunInfo, needs: &Needs) -> Run {
+        let value = |sub: &str, key: &str| -> Option<String> {
+            if ferroflow_core::validation::validate_key(key, "key").is_err() {
+                return None;
+            }
+            let path = dir.join(sub).join(key);
+            match self.cached(&path, |b| {
+                String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8 text".to_string())
+            })? {
+                Ok(v) => Some(v.as_ref().clone()),
+                Err(e) => {
+                    self.warn(&path, &e);
+                    None
+                }
+            }
+        };
+        let pairs = |sub: &str, keys: &[String]| -> Vec<Tag> {
+            keys.iter()
+                .filter_map(|k| value(sub, k).map(|v| Tag::new(k.clone(), v)))
+                .collect()
+        };
+        let metrics = needs
+            .metrics
+            .iter()
+            .filter(|k| ferroflow_core::validation::validate_key(k, "key").is_ok())
+            .filter_map(|k| self.latest_metric(k, &dir.join("metrics").join(k)))
+            .collect();
+        Run {
+            info,
+            data: RunData {
+                metrics,
+                params: pairs("params", &needs.params),
+                tags: pairs("tags", &needs.tags),
+            },
+            inputs: if needs.datasets {
+                self.inputs_of(dir)
+            } else {
+                RunInputs::default()
+            },
+            outputs: RunOutputs::default(),
+        }
     }
 
     /// A run's points of `key`, in (step, timestamp, value) order.
@@ -1217,6 +1273,40 @@ impl Inner {
 }
 
 /// A history already read: one batch, and its page token.
+/// The keys a run search's filter and order read.
+#[derive(Debug, Default)]
+struct Needs {
+    metrics: Vec<String>,
+    params: Vec<String>,
+    tags: Vec<String>,
+    datasets: bool,
+}
+
+impl Needs {
+    fn of(filter: Option<&run_search::RunFilter>, order: &[OrderBy<RunKey>]) -> Needs {
+        let mut needs = Needs::default();
+        let keys = filter
+            .map(|f| f.conds().into_iter().map(|c| &c.key).collect::<Vec<_>>())
+            .unwrap_or_default();
+        for key in keys.into_iter().chain(order.iter().map(|o| &o.key)) {
+            let (list, k) = match key {
+                RunKey::Metric(k) => (&mut needs.metrics, k),
+                RunKey::Param(k) => (&mut needs.params, k),
+                RunKey::Tag(k) => (&mut needs.tags, k),
+                RunKey::Dataset(_) => {
+                    needs.datasets = true;
+                    continue;
+                }
+                RunKey::Attr(_) => continue,
+            };
+            if !list.contains(k) {
+                list.push(k.clone());
+            }
+        }
+        needs
+    }
+}
+
 fn history_of(points: Vec<Point>, next: Option<String>) -> MetricHistory {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let _ = tx.send(next);

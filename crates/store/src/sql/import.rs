@@ -2,8 +2,9 @@
 //! column mapping, in one transaction.
 //!
 //! The database is new and no store has it open, so this is the one write path that
-//! does not go through the writer: a bulk load with foreign-key checks and syncing off
-//! (nothing is acknowledged until the file is complete and renamed into place).
+//! does not go through the writer: a bulk load without journal, syncing or foreign-key
+//! checks (`SqliteConn::create_for_bulk_load`); nothing is acknowledged until the file is
+//! complete, synced and renamed into place.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -86,15 +87,9 @@ fn pairs<'a>(
 impl Importer {
     /// Creates MLflow's schema in a new database at `path` and opens its transaction.
     pub fn create(path: &Path) -> Result<Importer> {
-        let conn = SqliteConn::open(&path.to_string_lossy())?;
+        let conn = SqliteConn::create_for_bulk_load(&path.to_string_lossy())?;
         super::migrate::migrate(&conn, "./mlruns")?;
-        // No journal (a failed load is thrown away whole), no syncing until the end, a
-        // large page cache, and sorter threads for the indexes built at the end.
-        conn.execute_script(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF; \
-             PRAGMA cache_size = -524288; PRAGMA temp_store = FILE; PRAGMA threads = 4; \
-             BEGIN; DELETE FROM experiments;",
-        )?;
+        conn.execute_script("BEGIN; DELETE FROM experiments;")?;
         Ok(Importer {
             conn,
             names: Default::default(),
