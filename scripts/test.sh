@@ -13,6 +13,11 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 echo "== UI build"
 (cd ui && npm ci --no-audit --no-fund && npm run build)
 
+# PostgreSQL on loopback, for the store contract and the end-to-end runs on PostgreSQL.
+echo "== PostgreSQL"
+export FERROFLOW_TEST_POSTGRES_URI=${FERROFLOW_TEST_POSTGRES_URI:-$(scripts/postgres.sh)}
+echo "${FERROFLOW_TEST_POSTGRES_URI:-none here: the PostgreSQL tests skip}"
+
 echo "== cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -34,6 +39,13 @@ export MLFLOW2_PYTHON="$venv2/bin/python"
 export FERROFLOW_TEST_UV="$(scripts/venv.sh tests/e2e/requirements-uv.txt)/bin/uv"
 export FERROFLOW_DATA="${FERROFLOW_DATA:-$root/examples/wine-quality/data}"
 "$venv/bin/python" -m pytest tests/e2e "$@"
+
+echo "== end-to-end tests on PostgreSQL: every server a test starts gets a PostgreSQL database"
+FERROFLOW_E2E_DATABASE=postgresql "$venv/bin/python" -m pytest -p no:cacheprovider \
+  tests/e2e/test_tracking_flow.py tests/e2e/test_conformance.py tests/e2e/test_registry.py \
+  tests/e2e/test_errors.py tests/e2e/test_clients.py tests/e2e/test_reference_floor.py \
+  tests/e2e/test_artifacts.py tests/e2e/test_downsample.py tests/e2e/test_durability.py \
+  tests/e2e/test_models.py tests/e2e/test_server_cli.py tests/e2e/test_cli.py "$@"
 
 echo "== end-to-end tests again with the MLflow 2.22 client (against the same 3.17.2 reference)"
 FERROFLOW_REFERENCE_MLFLOW="$venv/bin/mlflow" "$venv2/bin/python" -m pytest tests/e2e -p no:cacheprovider "$@"

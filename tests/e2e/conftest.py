@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import mlflow
 import pytest
@@ -42,6 +43,45 @@ BIN = os.environ.get("FERROFLOW_BIN") or str(
 DATA = pathlib.Path(os.environ.get("FERROFLOW_DATA") or ROOT / "examples" / "wine-quality" / "data")
 
 
+# PostgreSQL: a role that may create databases (CI starts Debian's server on loopback).
+# With FERROFLOW_E2E_DATABASE=postgresql, every server a test starts without naming its
+# backend store gets a new PostgreSQL database instead of ./mlflow.db.
+PG_ADMIN = os.environ.get("FERROFLOW_TEST_POSTGRES_URI", "")
+E2E_DATABASE = os.environ.get("FERROFLOW_E2E_DATABASE", "sqlite")
+_pg_databases: list[str] = []
+_pg_by_workdir: dict[str, str] = {}
+needs_postgres = pytest.mark.skipif(
+    not PG_ADMIN and not os.environ.get("CI"), reason="FERROFLOW_TEST_POSTGRES_URI is not set"
+)
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        c.execute(sql)
+
+
+def new_pg_database(prefix: str = "ff_e2e") -> str:
+    """A new, empty PostgreSQL database; returns its URI. Dropped when the session ends."""
+    if not PG_ADMIN:
+        raise RuntimeError("FERROFLOW_TEST_POSTGRES_URI is not set")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    pg_admin(f"CREATE DATABASE {name}")
+    _pg_databases.append(name)
+    return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_pg_databases():
+    yield
+    for name in _pg_databases:
+        try:
+            pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except Exception:  # the server may be gone already; CI machines are thrown away
+            pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,11 +94,22 @@ class Server:
     def __init__(self, workdir: pathlib.Path, *args: str, env: dict | None = None):
         self.workdir = workdir
         self.args = list(args)
+        if E2E_DATABASE == "postgresql" and "--backend-store-uri" not in self.args:
+            # One database per working directory, as ./mlflow.db would be.
+            uri = _pg_by_workdir.setdefault(str(workdir), new_pg_database())
+            self.args += ["--backend-store-uri", uri]
         self.port = free_port()
         self.proc = None
         self.env = {**os.environ, **(env or {})}
         self.env.pop("MLFLOW_TRACKING_URI", None)
         self.log = workdir / f"server-{self.port}.log"
+
+    @property
+    def backend(self) -> str:
+        """The backend store URI the server was given, or its default."""
+        if "--backend-store-uri" in self.args:
+            return self.args[self.args.index("--backend-store-uri") + 1]
+        return "sqlite:///mlflow.db"
 
     @property
     def url(self) -> str:

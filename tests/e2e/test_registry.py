@@ -261,7 +261,7 @@ def test_cli_downloads_through_the_one_resolver(server, mlflow_client, workdir):
         landed = out.stdout.strip().splitlines()[-1]
         assert os.path.isfile(os.path.join(landed, "MLmodel")), (uri, landed)
     # The same through the database, while the server runs.
-    out = run_cli("artifacts", "download", "-u", "models:/cli-model/1/MLmodel", "-d", str(workdir / "db"), env={"MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}, check=False)
+    out = run_cli("artifacts", "download", "-u", "models:/cli-model/1/MLmodel", "-d", str(workdir / "db"), env={"MLFLOW_TRACKING_URI": server.backend}, check=False)
     # The database holds mlflow-artifacts:/ locations, which only the server resolves.
     assert out.returncode != 0 and "MLFLOW_TRACKING_URI" in out.stderr
     for bad, needle in [
@@ -284,12 +284,12 @@ def test_gc_keeps_a_deleted_run_whose_artifacts_back_a_version(server, mlflow_cl
     c.create_registered_model("kept")
     c.create_model_version("kept", f"runs:/{run_id}/model", run_id=run_id)
     c.delete_run(run_id)
-    out = run_cli("gc", "--backend-store-uri", "sqlite:///mlflow.db", cwd=workdir)
+    out = run_cli("gc", "--backend-store-uri", server.backend, cwd=workdir)
     assert f"Kept run {run_id}" in out.stderr + out.stdout and "kept/1" in out.stderr + out.stdout
     np.testing.assert_allclose(mlflow.pyfunc.load_model("models:/kept/1").predict(X), model.predict(X))
     # Once the version is gone, the run can go.
     c.delete_model_version("kept", "1")
-    out = run_cli("gc", "--backend-store-uri", "sqlite:///mlflow.db", cwd=workdir)
+    out = run_cli("gc", "--backend-store-uri", server.backend, cwd=workdir)
     assert f"Removed run {run_id}" in out.stdout
 
 

@@ -19,7 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The announcement file of the database at `uri` (relative paths against `cwd`).
 fn announcement_path(uri: &str, cwd: &Path) -> Option<PathBuf> {
-    let Location::SqliteFile(path) = parse_database_uri(uri).ok()?;
+    let Location::SqliteFile(path) = parse_database_uri(uri).ok()? else {
+        return None;
+    };
     let db = cwd.join(path);
     let name = db.file_name()?.to_string_lossy().into_owned();
     Some(db.with_file_name(format!(".{name}.ferroflow-server")))

@@ -88,7 +88,12 @@ pub async fn open_sql(uri: &str, default_artifact_root: &str) -> Result<SqlStore
     SqlStore::open(uri, opts)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))
-        .with_context(|| format!("cannot open the backend store {uri}"))
+        .with_context(|| {
+            format!(
+                "cannot open the backend store {}",
+                ferroflow_core::uri::without_password(uri)
+            )
+        })
 }
 
 /// Opens the database or file store at `uri`. `default_artifact_root` is where new
@@ -108,7 +113,12 @@ pub async fn open_store(
     )
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))
-    .with_context(|| format!("cannot open the backend store {uri}"))
+    .with_context(|| {
+        format!(
+            "cannot open the backend store {}",
+            ferroflow_core::uri::without_password(uri)
+        )
+    })
 }
 
 /// The tracking store behind `uri`, and for http URIs the client for its artifact proxy.

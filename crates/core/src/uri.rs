@@ -216,6 +216,23 @@ pub fn resolve_if_local(uri: &str, cwd: &str) -> String {
     out
 }
 
+/// The URI with the password of its user info masked, for messages and logs:
+/// `postgresql://user:secret@host/db` → `postgresql://user:***@host/db`.
+pub fn without_password(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => uri.to_string(),
+        },
+        None => uri.to_string(),
+    }
+}
+
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -238,6 +255,19 @@ pub fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            without_password("postgresql+psycopg2://u:p@ss@h:5432/db?sslmode=disable"),
+            "postgresql+psycopg2://u:***@h:5432/db?sslmode=disable"
+        );
+        assert_eq!(without_password("mysql://u@h/db"), "mysql://u@h/db");
+        assert_eq!(
+            without_password("sqlite:///mlflow.db"),
+            "sqlite:///mlflow.db"
+        );
+    }
 
     #[test]
     fn tracking_uris() {

@@ -41,7 +41,7 @@ python -c 'import mlflow; mlflow.start_run(); mlflow.log_metric("x", 1.0)'</pre>
 </body></html>"#,
         version = env!("CARGO_PKG_VERSION"),
         mlflow = ferroflow_core::MLFLOW_COMPAT_VERSION,
-        store = escape(&c.backend_store_uri),
+        store = escape(&ferroflow_core::uri::without_password(&c.backend_store_uri)),
         root = escape(&c.default_artifact_root),
         host = escape(&c.host),
         port = c.port,

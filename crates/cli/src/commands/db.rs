@@ -11,6 +11,7 @@ pub async fn run(cmd: DbCommand, p: Printer) -> Result<()> {
     match cmd {
         DbCommand::Upgrade { url } => {
             let store = open_sql(&url, &local_artifact_root()).await?;
+            let url = ferroflow_core::uri::without_password(&url);
             match store.migration() {
                 MigrationOutcome::Created => p.out(format!(
                     "Created MLflow's schema (revision {HEAD_REVISION}, MLflow 3.17.2) in {url}"

@@ -109,7 +109,10 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
     let opened = open_store(&backend, Some(&default_root)).await?;
     match &opened.kind {
         OpenedKind::Sql(MigrationOutcome::Created) => {
-            p.note(format!("Created a new MLflow database at {backend}"))
+            p.note(format!(
+                "Created a new MLflow database at {}",
+                ferroflow_core::uri::without_password(&backend)
+            ))
         }
         OpenedKind::Sql(_) => {}
         OpenedKind::File(root) => p.note(format!(
@@ -160,8 +163,9 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         config: std::sync::Arc::new(config),
     };
     p.note(format!(
-        "Ferroflow {} listening on http://{addr}{prefix}  (backend {backend}, artifacts {})",
+        "Ferroflow {} listening on http://{addr}{prefix}  (backend {}, artifacts {})",
         env!("CARGO_PKG_VERSION"),
+        ferroflow_core::uri::without_password(&backend),
         destination.as_deref().unwrap_or("not served")
     ));
     ferroflow_server::serve(state, listener, super::shutdown_signal())

@@ -35,6 +35,10 @@ fn column_error(col: &str, what: &str) -> Error {
 }
 
 impl Row {
+    pub(crate) fn new(cols: Arc<Vec<String>>, vals: Vec<Value>) -> Row {
+        Row { cols, vals }
+    }
+
     fn value(&self, col: &str) -> Result<&Value> {
         self.cols
             .iter()

@@ -46,6 +46,26 @@ impl Dialect {
         }
     }
 
+    /// An `ORDER BY` that returns a table's rows in the order they were written, for the
+    /// lists inside an entity (a run's params, tags, inputs ...). SQLite already returns
+    /// them so (by rowid within an index entry), and so does MySQL by primary key; a
+    /// PostgreSQL plan may not, so there they are ordered by their place in the heap, as a
+    /// scan of the table returns them.
+    pub fn written_order(self, table: &str) -> String {
+        match self {
+            Dialect::Postgres => format!(" ORDER BY {table}.ctid"),
+            Dialect::Sqlite | Dialect::Mysql => String::new(),
+        }
+    }
+
+    /// The clause that locks the rows a `SELECT` reads until the transaction ends.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres | Dialect::Mysql => " FOR UPDATE",
+        }
+    }
+
     /// `INSERT` that skips rows a constraint would refuse, as (before the table, after
     /// the values). SQLite's `OR IGNORE` also spares a multi-row statement its statement
     /// journal, which `ON CONFLICT DO NOTHING` (uniqueness only) does not.

@@ -75,6 +75,7 @@ fn attach_tags(c: &dyn Conn, exps: &mut [Experiment]) -> Result<()> {
         exps.iter()
             .map(|e| Arg::Int(e.experiment_id.parse().unwrap_or(-1))),
     );
+    sql.push(&c.dialect().written_order("experiment_tags"));
     let mut by_id: HashMap<String, Vec<Tag>> = HashMap::new();
     for r in c.query(&sql)? {
         by_id

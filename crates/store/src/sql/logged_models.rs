@@ -48,14 +48,16 @@ fn hydrate(c: &dyn Conn, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>
     if infos.is_empty() {
         return Ok(Vec::new());
     }
-    let list = |prefix: &str| {
+    let list = |prefix: &str, table: &str| {
         let mut s = Sql::new(prefix);
         s.push_list(infos.iter().map(|i| i.model_id.clone()));
+        s.push(&c.dialect().written_order(table));
         s
     };
     let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
     for r in c.query(&list(
         "SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ",
+        "logged_model_tags",
     ))? {
         tags.entry(r.str("model_id")?)
             .or_default()
@@ -64,6 +66,7 @@ fn hydrate(c: &dyn Conn, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>
     let mut params: HashMap<String, Vec<Param>> = HashMap::new();
     for r in c.query(&list(
         "SELECT model_id, param_key, param_value FROM logged_model_params WHERE model_id IN ",
+        "logged_model_params",
     ))? {
         params
             .entry(r.str("model_id")?)
@@ -74,6 +77,7 @@ fn hydrate(c: &dyn Conn, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>
     for r in c.query(&list(
         "SELECT model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, dataset_name, dataset_digest \
          FROM logged_model_metrics WHERE model_id IN ",
+        "logged_model_metrics",
     ))? {
         let model_id = r.str("model_id")?;
         let value = r.opt_f64("metric_value")?.unwrap_or(f64::NAN);

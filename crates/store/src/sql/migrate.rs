@@ -18,6 +18,11 @@ use super::query::Sql;
 pub const HEAD_REVISION: &str = "dc11669786a5";
 
 const SQLITE_SCHEMA: &str = include_str!("schema/sqlite.sql");
+const POSTGRES_SCHEMA: &str = include_str!("schema/postgres.sql");
+
+/// The advisory lock PostgreSQL processes take while they look at and create the schema
+/// (an arbitrary constant: "ferroflow" in ASCII, truncated).
+const PG_SCHEMA_LOCK: i64 = 0x6665_7272_6f66_6c6f;
 
 /// What [`migrate`] found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +58,15 @@ pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<Migration
             other => break other?,
         }
     }
+    if conn.dialect() == Dialect::Postgres {
+        let lock = conn.query(
+            &Sql::new("SELECT pg_advisory_xact_lock(?) IS NULL AS locked").with(PG_SCHEMA_LOCK),
+        );
+        if let Err(e) = lock {
+            let _ = conn.execute_script("ROLLBACK");
+            return Err(e);
+        }
+    }
     let result = migrate_locked(conn, default_artifact_root).and_then(|outcome| {
         conn.execute_script(FERROFLOW_INDEXES)?;
         Ok(outcome)
@@ -84,11 +98,26 @@ fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
         .collect()
 }
 
+fn create_default_experiment(conn: &dyn Conn, root: &str) -> Result<()> {
+    let now = now_millis();
+    conn.execute(
+        &Sql::new(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) \
+             VALUES (0, 'Default', ?, 'active', ?, ?, 'default')",
+        )
+        .with(ferroflow_core::uri::join(root, "0"))
+        .with(now)
+        .with(now),
+    )?;
+    Ok(())
+}
+
 fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
     let tables = table_names(conn)?;
     if tables.is_empty() {
         let schema = match conn.dialect() {
             Dialect::Sqlite => SQLITE_SCHEMA,
+            Dialect::Postgres => POSTGRES_SCHEMA,
             other => {
                 return Err(Error::invalid_state(format!(
                     "creating a new {other:?} database is not supported yet"
@@ -96,19 +125,10 @@ fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
             }
         };
         conn.execute_script(schema)?;
-        let now = now_millis();
         conn.execute(
             &Sql::new("INSERT INTO alembic_version (version_num) VALUES (?)").with(HEAD_REVISION),
         )?;
-        conn.execute(
-            &Sql::new(
-                "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) \
-                 VALUES (0, 'Default', ?, 'active', ?, ?, 'default')",
-            )
-            .with(ferroflow_core::uri::join(root, "0"))
-            .with(now)
-            .with(now),
-        )?;
+        create_default_experiment(conn, root)?;
         return Ok(MigrationOutcome::Created);
     }
     if !tables.iter().any(|t| t == "alembic_version") {
@@ -128,6 +148,16 @@ fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
         .transpose()?
         .unwrap_or_default();
     if revision == HEAD_REVISION {
+        // `mlflow db upgrade` creates the tables but not the `Default` experiment, which
+        // MLflow's server adds when it first opens the database; so does Ferroflow.
+        let has_default = conn
+            .query_opt(&Sql::new(
+                "SELECT experiment_id FROM experiments WHERE experiment_id = 0",
+            ))?
+            .is_some();
+        if !has_default {
+            create_default_experiment(conn, root)?;
+        }
         return Ok(MigrationOutcome::UpToDate);
     }
     Err(Error::invalid_state(format!(

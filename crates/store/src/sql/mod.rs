@@ -11,6 +11,7 @@ mod import;
 mod logged_models;
 mod metrics;
 pub mod migrate;
+mod postgres;
 mod query;
 mod registry;
 mod runs;
@@ -65,7 +66,7 @@ impl Default for StoreOptions {
 pub struct SqlStore {
     pub(crate) dialect: Dialect,
     pub(crate) read: Pool,
-    _checkpointer: db::Checkpointer,
+    _checkpointer: Option<db::Checkpointer>,
     pub(crate) writer: Writer<runs::MetricWrite>,
     pub(crate) default_artifact_root: String,
     pub(crate) long_values: LongValues,
@@ -77,6 +78,8 @@ pub struct SqlStore {
 pub enum Location {
     /// `sqlite:///rel.db` is relative to the working directory, `sqlite:////abs.db` absolute.
     SqliteFile(String),
+    /// `postgresql://`, `postgresql+psycopg2://`, `postgres://` ...
+    Postgres(Box<postgres::PgTarget>),
 }
 
 pub fn parse_database_uri(uri: &str) -> Result<Location> {
@@ -99,7 +102,10 @@ pub fn parse_database_uri(uri: &str) -> Result<Location> {
             }
             Ok(Location::SqliteFile(path.to_string()))
         }
-        "postgresql" | "postgres" | "mysql" | "mssql" => Err(Error::invalid_param(format!(
+        "postgresql" | "postgres" => Ok(Location::Postgres(Box::new(postgres::PgTarget::parse(
+            uri,
+        )?))),
+        "mysql" | "mariadb" | "mssql" => Err(Error::invalid_param(format!(
             "The {base} backend store is not supported yet; use sqlite:///path.db"
         ))),
         other => Err(Error::invalid_param(format!(
@@ -111,7 +117,13 @@ pub fn parse_database_uri(uri: &str) -> Result<Location> {
 impl SqlStore {
     /// Opens (creating if needed) the database at `uri` and brings its schema to MLflow's head.
     pub async fn open(uri: &str, opts: StoreOptions) -> Result<SqlStore> {
-        let Location::SqliteFile(path) = parse_database_uri(uri)?;
+        match parse_database_uri(uri)? {
+            Location::SqliteFile(path) => Self::open_sqlite(path, opts).await,
+            Location::Postgres(target) => Self::open_postgres(target, opts).await,
+        }
+    }
+
+    async fn open_sqlite(path: String, opts: StoreOptions) -> Result<SqlStore> {
         let root = opts.default_artifact_root.clone();
         let (writer_conn, migration) = tokio::task::spawn_blocking({
             let path = path.clone();
@@ -139,12 +151,55 @@ impl SqlStore {
             opts.read_connections,
             Box::new(move || SqliteConn::open(&path).map(|c| Box::new(c) as Box<dyn Conn>)),
         );
+        Self::assemble(
+            Dialect::Sqlite,
+            read,
+            writer_conn,
+            Some(checkpointer),
+            migration,
+            opts,
+        )
+    }
+
+    async fn open_postgres(
+        target: Box<postgres::PgTarget>,
+        opts: StoreOptions,
+    ) -> Result<SqlStore> {
+        let target = std::sync::Arc::new(*target);
+        let root = opts.default_artifact_root.clone();
+        let (writer_conn, migration) = tokio::task::spawn_blocking({
+            let target = target.clone();
+            move || -> Result<(Box<dyn Conn>, MigrationOutcome)> {
+                let conn = postgres::PgConn::connect(target)?;
+                let outcome = migrate::migrate(&conn, &root)?;
+                Ok((Box::new(conn), outcome))
+            }
+        })
+        .await
+        .map_err(|e| Error::internal(format!("opening the database failed: {e}")))??;
+        let read = Pool::new(
+            opts.read_connections,
+            Box::new(move || {
+                postgres::PgConn::connect(target.clone()).map(|c| Box::new(c) as Box<dyn Conn>)
+            }),
+        );
+        Self::assemble(Dialect::Postgres, read, writer_conn, None, migration, opts)
+    }
+
+    fn assemble(
+        dialect: Dialect,
+        read: Pool,
+        writer_conn: Box<dyn Conn>,
+        checkpointer: Option<db::Checkpointer>,
+        migration: MigrationOutcome,
+        opts: StoreOptions,
+    ) -> Result<SqlStore> {
         Ok(SqlStore {
-            dialect: Dialect::Sqlite,
+            dialect,
             read,
             writer: Writer::spawn(
                 writer_conn,
-                Some(checkpointer.log_frames.clone()),
+                checkpointer.as_ref().map(|c| c.log_frames.clone()),
                 Box::new(runs::merge_metric_writes),
             )?,
             _checkpointer: checkpointer,

@@ -76,6 +76,16 @@ fn version_not_found(name: &str, version: &str) -> Error {
     ferroflow_core::rules::model_version_not_found(name, version)
 }
 
+/// Locks a registered model's row for the rest of the write transaction (SQLite's
+/// transactions already hold the whole database).
+fn lock_model(c: &dyn Conn, name: &str) -> Result<()> {
+    let mut sql =
+        Sql::new("SELECT name FROM registered_models WHERE workspace = 'default' AND name = ?");
+    sql.push(c.dialect().for_update()).arg(name);
+    c.query_opt(&sql)?.ok_or_else(|| model_not_found(name))?;
+    Ok(())
+}
+
 fn model_row(c: &dyn Conn, name: &str) -> Result<RegisteredModel> {
     let row = c
         .query_opt(
@@ -129,6 +139,7 @@ fn complete_versions(
         "SELECT name, version, key, value FROM model_version_tags WHERE workspace = 'default' AND name IN ",
     );
     sql.push_list(names.iter().cloned());
+    sql.push(&c.dialect().written_order("model_version_tags"));
     for r in c.query(&sql)? {
         tags.entry((r.str("name")?, r.i64("version")?.to_string()))
             .or_default()
@@ -139,6 +150,7 @@ fn complete_versions(
         "SELECT name, alias, version FROM registered_model_aliases WHERE workspace = 'default' AND name IN ",
     );
     sql.push_list(names.iter().cloned());
+    sql.push(&c.dialect().written_order("registered_model_aliases"));
     let alias_rows = if with_aliases {
         c.query(&sql)?
     } else {
@@ -187,6 +199,7 @@ fn complete_models(c: &dyn Conn, mut models: Vec<RegisteredModel>) -> Result<Vec
         "SELECT name, key, value FROM registered_model_tags WHERE workspace = 'default' AND name IN ",
     );
     sql.push_list(names.iter().cloned());
+    sql.push(&c.dialect().written_order("registered_model_tags"));
     for r in c.query(&sql)? {
         tags.entry(r.str("name")?)
             .or_default()
@@ -197,6 +210,7 @@ fn complete_models(c: &dyn Conn, mut models: Vec<RegisteredModel>) -> Result<Vec
         "SELECT name, alias, version FROM registered_model_aliases WHERE workspace = 'default' AND name IN ",
     );
     sql.push_list(names.iter().cloned());
+    sql.push(&c.dialect().written_order("registered_model_aliases"));
     for r in c.query(&sql)? {
         aliases
             .entry(r.str("name")?)
@@ -717,7 +731,9 @@ pub async fn create_model_version(
     store
         .writer
         .write(move |c| {
-            model_row(c, &req.name)?;
+            // Other processes on the same database number versions too: the model's row
+            // stays locked until this transaction ends, so theirs wait for this number.
+            lock_model(c, &req.name)?;
             let src = version_source::resolve(
                 &SourceRequest {
                     source: req.source.trim().to_string(),

@@ -89,14 +89,19 @@ pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
     if infos.is_empty() {
         return Ok(Vec::new());
     }
-    let in_list = |prefix: &str| {
+    let order = |table: &str| c.dialect().written_order(table);
+    let in_list = |prefix: &str, table: &str| {
         let mut s = Sql::new(prefix);
         s.push_list(infos.iter().map(|i| i.run_id.clone()));
+        s.push(&order(table));
         s
     };
     let mut data: HashMap<String, RunData> = HashMap::new();
     c.query_each(
-        &in_list("SELECT run_uuid, key, value FROM params WHERE run_uuid IN "),
+        &in_list(
+            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ",
+            "params",
+        ),
         &mut |r| {
             data.entry(r.str("run_uuid")?)
                 .or_default()
@@ -106,7 +111,10 @@ pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         },
     )?;
     c.query_each(
-        &in_list("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN "),
+        &in_list(
+            "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ",
+            "tags",
+        ),
         &mut |r| {
             data.entry(r.str("run_uuid")?)
                 .or_default()
@@ -116,7 +124,7 @@ pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         },
     )?;
     c.query_each(
-        &in_list("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN "),
+        &in_list("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ", "latest_metrics"),
         &mut |r| {
             data.entry(r.str("run_uuid")?).or_default().metrics.push(metric_from_row(&r)?);
             Ok(true)
@@ -130,6 +138,7 @@ pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             "SELECT i.input_uuid, i.destination_id AS run_uuid, ds.name, ds.digest, ds.dataset_source_type, ds.dataset_source, ds.dataset_schema, ds.dataset_profile \
              FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id \
              WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN ",
+            "i",
         ),
         &mut |r| {
             let run = r.str("run_uuid")?;
@@ -152,6 +161,7 @@ pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
     if !input_index.is_empty() {
         let mut s = Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
         s.push_list(input_index.keys().cloned());
+        s.push(&order("input_tags"));
         c.query_each(&s, &mut |r| {
             if let Some((run, idx)) = input_index.get(&r.str("input_uuid")?)
                 && let Some(input) = inputs
@@ -167,6 +177,7 @@ pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         &in_list(
             "SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs \
              WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN ",
+            "inputs",
         ),
         &mut |r| {
             let run = r.str("run_uuid")?;
@@ -250,8 +261,12 @@ fn upsert_tags(c: &dyn Conn, run_id: &str, tags: &[Tag]) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }
+    // One row per key, the last value winning: an upsert may not touch a row twice.
+    let mut seen = std::collections::HashSet::new();
+    let mut unique: Vec<&Tag> = tags.iter().rev().filter(|t| seen.insert(&t.key)).collect();
+    unique.reverse();
     let mut sql = Sql::new("INSERT INTO tags (key, value, run_uuid) VALUES ");
-    for (i, t) in tags.iter().enumerate() {
+    for (i, t) in unique.iter().enumerate() {
         sql.push(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" })
             .arg(&t.key)
             .arg(&t.value)

@@ -42,11 +42,14 @@ pub(super) fn compile(d: Dialect, f: &RunFilter, sql: &mut Sql) -> Result<()> {
             RunKey::Metric(k) => {
                 sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND ").arg(k);
                 if c.op == Op::Ne {
-                    sql.push("(m.is_nan = 1 OR m.value != ?))")
+                    sql.push("(m.is_nan = TRUE OR m.value != ?))")
                         .arg(num(&c.value));
                 } else {
-                    sql.push(&format!("m.is_nan = 0 AND m.value {} ?)", c.op.as_str()))
-                        .arg(num(&c.value));
+                    sql.push(&format!(
+                        "m.is_nan = FALSE AND m.value {} ?)",
+                        c.op.as_str()
+                    ))
+                    .arg(num(&c.value));
                 }
             }
             RunKey::Param(k) | RunKey::Tag(k) => {
@@ -166,7 +169,7 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
             RunKey::Metric(k) if i == 0 && !pushable(k).is_empty() => {
                 pushed = pushable(k);
                 joins
-                    .push(&format!(" JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ? AND o{i}.is_nan = 0"))
+                    .push(&format!(" JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ? AND o{i}.is_nan = FALSE"))
                     .arg(k);
                 for (_, c) in required.iter().filter(|(pi, _)| pushed.contains(pi)) {
                     joins
@@ -177,7 +180,7 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
             }
             RunKey::Metric(k) => {
                 joins.push(&format!(" LEFT JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?")).arg(k);
-                order_sql.push(format!("CASE WHEN o{i}.run_uuid IS NULL THEN 2 WHEN o{i}.is_nan = 1 THEN 1 ELSE 0 END ASC"));
+                order_sql.push(format!("CASE WHEN o{i}.run_uuid IS NULL THEN 2 WHEN o{i}.is_nan = TRUE THEN 1 ELSE 0 END ASC"));
                 order_sql.push(format!("o{i}.value {dir}"));
             }
             RunKey::Param(k) | RunKey::Tag(k) => {

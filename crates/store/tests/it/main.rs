@@ -2,6 +2,7 @@
 //! a fresh SQLite file, the file store in a fresh directory), as quickwit's
 //! `metastore_test_suite!` runs one suite against each metastore.
 
+mod pg;
 mod registry;
 mod search_props;
 mod tracking;
@@ -20,6 +21,7 @@ impl<T: TrackingStore + RegistryStore> Store for T {}
 pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub dir: tempfile::TempDir,
+    pub _database: Option<pg::Database>,
 }
 
 pub async fn sql_store() -> TestStore {
@@ -37,6 +39,7 @@ pub async fn sql_store() -> TestStore {
     TestStore {
         store: Arc::new(store),
         dir,
+        _database: None,
     }
 }
 
@@ -54,7 +57,28 @@ pub async fn file_store() -> TestStore {
     TestStore {
         store: Arc::new(store),
         dir,
+        _database: None,
     }
+}
+
+/// The SQL store on a new PostgreSQL database, or `None` where no server is configured.
+pub async fn pg_store() -> Option<TestStore> {
+    let database = pg::Database::create()?;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open(
+        &database.uri,
+        StoreOptions {
+            default_artifact_root: "mlflow-artifacts:/".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    Some(TestStore {
+        store: Arc::new(store),
+        dir,
+        _database: Some(database),
+    })
 }
 
 /// Runs each named test of the suite against every store.
@@ -65,6 +89,13 @@ macro_rules! store_contract {
         }
         mod file {
             $(#[tokio::test] async fn $test() { crate::$module::$test(crate::file_store().await).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $test() {
+                if let Some(store) = crate::pg_store().await {
+                    crate::$module::$test(store).await
+                }
+            })*
         }
     };
 }

@@ -193,6 +193,17 @@ proptest! {
     }
 
     #[test]
+    fn postgres_search_agrees_with_the_in_memory_evaluator(
+        specs in proptest::collection::vec(run_spec(), 1..8),
+        filters in proptest::collection::vec(filter(), 1..6),
+        orders in proptest::collection::vec(order(), 1..4),
+    ) {
+        if crate::pg::configured() {
+            run_case(|| Box::pin(async { crate::pg_store().await.unwrap() }), specs, filters, orders);
+        }
+    }
+
+    #[test]
     fn file_search_agrees_with_the_in_memory_evaluator(
         specs in proptest::collection::vec(run_spec(), 1..8),
         filters in proptest::collection::vec(filter(), 1..6),
