@@ -220,6 +220,16 @@ def measure(target, args):
     return res
 
 
+def new_database(admin_uri, name):
+    """(Re)creates database `name` on the PostgreSQL server of `admin_uri`; returns its URI."""
+    import psycopg
+
+    with psycopg.connect(admin_uri, autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {name}")
+    return f"{admin_uri.rsplit('/', 1)[0]}/{name}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ferroflow", required=True)
@@ -228,14 +238,18 @@ def main():
     ap.add_argument("--history", type=int, default=100_000)
     ap.add_argument("--duration", type=int, default=20, help="seconds per throughput scenario")
     ap.add_argument("--out", help="also write the results as JSON here")
+    ap.add_argument("--postgres", metavar="ADMIN_URI", help="run both servers on PostgreSQL: each gets a new database on the server this role reaches (bash bench/run.sh --postgres starts Debian's)")
     ap.add_argument("--reuse-mlflow", help="take MLflow's results from this JSON (a previous --out) instead of measuring again")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
     results = {}
+    backend = lambda name: "sqlite:///bench.db"
+    if args.postgres:
+        backend = lambda name: new_database(args.postgres, f"bench_{name}")
     targets = [
-        ("ferroflow", [args.ferroflow, "server", "--port", "{port}", "--backend-store-uri", "sqlite:///bench.db"]),
-        ("mlflow", [args.mlflow, "server", "--port", "{port}", "--backend-store-uri", "sqlite:///bench.db"]),
+        ("ferroflow", [args.ferroflow, "server", "--port", "{port}", "--backend-store-uri", backend("ferroflow")]),
+        ("mlflow", [args.mlflow, "server", "--port", "{port}", "--backend-store-uri", backend("mlflow")]),
     ]
     if args.reuse_mlflow:
         results["mlflow"] = json.loads(pathlib.Path(args.reuse_mlflow).read_text())["mlflow"]

@@ -8,4 +8,10 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ferroflow/target}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --locked -p ferroflow-cli
 venv=$(scripts/venv.sh tests/e2e/requirements.txt)
+# `--postgres` alone: both servers on the local PostgreSQL that scripts/postgres.sh starts.
+args=()
+for a in "$@"; do
+  if [ "$a" = "--postgres" ]; then args+=("--postgres" "$(scripts/postgres.sh)"); else args+=("$a"); fi
+done
+set -- "${args[@]}"
 "$venv/bin/python" bench/bench.py --ferroflow "$CARGO_TARGET_DIR/release/ferroflow" --mlflow "$venv/bin/mlflow" "$@"

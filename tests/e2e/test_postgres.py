@@ -263,3 +263,41 @@ def test_three_replicas_on_one_database(workdir, tmp_path):
     assert api(1, "GET", "runs/get", params={"run_id": runs[10]}).status_code == 200
     for r in replicas[1:]:
         r.stop()
+
+
+SNAKEOIL = "/etc/ssl/certs/ssl-cert-snakeoil.pem"
+
+
+def test_sslmode_is_honoured(workdir):
+    """libpq's sslmode meanings, against Debian's PostgreSQL with its snakeoil certificate
+    (CN=localhost): TLS or not as asked, the chain and the host name checked as asked."""
+    if psql(PG_ADMIN, "SHOW ssl") != [("on",)] or not os.path.exists(SNAKEOIL):
+        pytest.skip("this PostgreSQL does not offer TLS")
+    uri = new_pg_database()
+    db = uri.rsplit("/", 1)[1]
+    on_localhost = uri.replace("@127.0.0.1:", "@localhost:")
+
+    def served_with_tls(u):
+        s = Server(workdir, "--backend-store-uri", u).start()
+        try:
+            assert s.api("GET", "experiments/get", params={"experiment_id": "0"}).status_code == 200
+            return psql(PG_ADMIN, f"SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '{db}' AND a.application_name = 'ferroflow'")[0][0]
+        finally:
+            s.stop()
+
+    assert served_with_tls(uri + "?sslmode=disable") is False
+    assert served_with_tls(uri) is True  # prefer, as libpq's default
+    assert served_with_tls(uri + "?sslmode=require") is True
+    assert served_with_tls(uri + f"?sslmode=verify-ca&sslrootcert={SNAKEOIL}") is True
+    assert served_with_tls(on_localhost + f"?sslmode=verify-full&sslrootcert={SNAKEOIL}") is True
+    for bad, needle in [
+        # The certificate names localhost, not 127.0.0.1.
+        (uri + f"?sslmode=verify-full&sslrootcert={SNAKEOIL}", "certificate"),
+        # A self-signed certificate chains to no public root.
+        (on_localhost + "?sslmode=verify-full&sslrootcert=system", "certificate"),
+        (uri + "?sslmode=verify-ca&sslrootcert=/nonexistent/root.crt", 'root certificate file "/nonexistent/root.crt" does not exist'),
+        (uri + "?sslmode=sometimes", "sslmode 'sometimes' is not one of"),
+        (uri + "?sslmode=require&sslcert=/x.crt", "client certificates are not supported yet"),
+    ]:
+        p = run_cli("server", "--port", "0", "--backend-store-uri", bad, check=False, timeout=60)
+        assert p.returncode != 0 and needle in p.stderr, (bad, p.stderr)

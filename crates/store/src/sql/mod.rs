@@ -11,6 +11,7 @@ mod import;
 mod logged_models;
 mod metrics;
 pub mod migrate;
+mod pg_tls;
 mod postgres;
 mod query;
 mod registry;

@@ -21,12 +21,14 @@ use postgres::{Client, NoTls, Statement};
 
 use super::Dialect;
 use super::db::{Conn, Row, Value};
+use super::pg_tls;
 use super::query::{Arg, Sql};
 
 /// How to reach a PostgreSQL database, parsed from an MLflow (SQLAlchemy) URL.
 #[derive(Clone)]
 pub struct PgTarget {
     config: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// The URL without its password, for messages.
     pub display: String,
 }
@@ -54,28 +56,37 @@ impl PgTarget {
             .split_once("://")
             .ok_or_else(|| Error::invalid_param(format!("Not a database URI: '{uri}'")))?;
         let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let kept: Vec<&str> = query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .filter(|kv| {
-                let key = kv.split('=').next().unwrap_or("");
-                !IGNORED_PARAMS.contains(&key)
-            })
-            .collect();
+        let display = ferroflow_core::uri::without_password(uri);
+        let (mut sslmode, mut rootcert) = (None, None);
+        let mut kept: Vec<&str> = Vec::new();
+        for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+            let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+            match key {
+                "sslmode" => sslmode = Some(ferroflow_core::uri::percent_decode(value)),
+                "sslrootcert" => rootcert = Some(ferroflow_core::uri::percent_decode(value)),
+                "sslcert" | "sslkey" | "sslpassword" => {
+                    return Err(pg_tls::invalid(
+                        &display,
+                        format!(
+                            "{key}: client certificates are not supported yet; authenticate with a password"
+                        ),
+                    ));
+                }
+                k if IGNORED_PARAMS.contains(&k) => {}
+                _ => kept.push(kv),
+            }
+        }
         let url = if kept.is_empty() {
             format!("postgresql://{base}")
         } else {
             format!("postgresql://{base}?{}", kept.join("&"))
         };
-        let display = ferroflow_core::uri::without_password(uri);
         let mut config: postgres::Config = url.parse().map_err(|e| {
             Error::invalid_param(format!("Invalid PostgreSQL URI '{display}': {e}"))
         })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(Error::invalid_param(format!(
-                "Invalid PostgreSQL URI '{display}': sslmode=require needs TLS, which this build of Ferroflow cannot speak to PostgreSQL yet; use sslmode=disable on a trusted network"
-            )));
-        }
+        let tls = pg_tls::choose(sslmode.as_deref(), rootcert.as_deref())
+            .map_err(|why| pg_tls::invalid(&display, why))?;
+        config.ssl_mode(tls.mode);
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
@@ -83,7 +94,11 @@ impl PgTarget {
             config.application_name("ferroflow");
         }
         config.keepalives(true);
-        Ok(PgTarget { config, display })
+        Ok(PgTarget {
+            config,
+            tls: tls.connector,
+            display,
+        })
     }
 
     /// The database name, for messages.
@@ -165,7 +180,11 @@ impl PgConn {
     }
 
     fn open_client(target: &PgTarget) -> Result<Client> {
-        target.config.connect(NoTls).map_err(|e| {
+        let connected = match &target.tls {
+            Some(tls) => target.config.connect(tls.clone()),
+            None => target.config.connect(NoTls),
+        };
+        connected.map_err(|e| {
             let why = match e.as_db_error() {
                 Some(db) => db.message().to_string(),
                 None => std::error::Error::source(&e)
@@ -446,6 +465,24 @@ mod tests {
         let e = PgTarget::parse("postgresql://u:pw@h/db?nonsense=1").unwrap_err();
         assert!(e.message.contains("u:***@h"), "{}", e.message);
         assert!(!e.message.contains("pw"), "{}", e.message);
+    }
+
+    #[test]
+    fn sslmodes_as_libpq_reads_them() {
+        for mode in ["disable", "allow", "prefer", "require"] {
+            PgTarget::parse(&format!("postgresql://u@h/db?sslmode={mode}")).unwrap();
+        }
+        let e = PgTarget::parse("postgresql://u@h/db?sslmode=verify-full&sslrootcert=/nope.crt")
+            .unwrap_err();
+        assert!(
+            e.message
+                .contains("root certificate file \"/nope.crt\" does not exist"),
+            "{}",
+            e.message
+        );
+        PgTarget::parse("postgresql://u@h/db?sslmode=verify-full&sslrootcert=system").unwrap();
+        let e = PgTarget::parse("postgresql://u@h/db?sslmode=maybe").unwrap_err();
+        assert!(e.message.contains("sslmode 'maybe'"), "{}", e.message);
     }
 
     #[test]
