@@ -4,7 +4,8 @@
 # be neither found nor installed here (then the PostgreSQL tests skip, except under CI).
 set -euo pipefail
 port=${FERROFLOW_PG_PORT:-5432}
-if ! command -v pg_lsclusters >/dev/null 2>&1; then
+# The server itself, not only the client that some machines carry.
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing PostgreSQL (first run only)" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >&2
@@ -15,7 +16,7 @@ fi
 # The newest installed cluster; Debian's package creates `main`.
 read -r version cluster _ < <(pg_lsclusters -h | sort -V | tail -1) || true
 if [ -z "${version:-}" ]; then
-  version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  version=$(basename "$(dirname "$(dirname "$(ls /usr/lib/postgresql/*/bin/postgres | sort -V | tail -1)")")")
   cluster=main
   pg_createcluster "$version" "$cluster" -p "$port" >&2
 fi
