@@ -1,14 +1,20 @@
 //! Artifact repositories.
 //!
 //! [`ArtifactRepo`] is the one interface to artifact bytes; [`LocalRepo`] keeps them on
-//! local disk (S3 and other object stores implement the same trait). Paths are relative,
+//! local disk, [`ObjectRepo`] in S3, Google Cloud Storage or Azure Blob Storage. [`open`]
+//! is the one place a storage URI becomes a repository. Paths are relative,
 //! `/`-separated and validated by [`safe_path`] before any backend sees them. Bytes are
 //! streamed in both directions, never held whole in memory.
 
+pub mod cloud;
 mod local;
 pub mod mime;
+mod object;
 
 pub use local::LocalRepo;
+pub use object::{Bucket, ObjectRepo};
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -75,6 +81,29 @@ pub trait ArtifactRepo: Send + Sync + 'static {
         parts: &[UploadedPart],
     ) -> Result<()>;
     async fn abort_multipart(&self, path: &str, upload_id: &str) -> Result<()>;
+}
+
+/// The repository rooted at a storage URI: a local path or `file:` URI, or an object
+/// store's `s3://`, `gs://`, `wasbs://`, `abfss://` URI. The proxy's `mlflow-artifacts:`
+/// and `http(s)` URIs depend on who asks (the server serves them, a client calls them)
+/// and are resolved by the server and the client on top of this.
+pub fn open(uri: &str) -> Result<Arc<dyn ArtifactRepo>> {
+    if let Some(parsed) = cloud::ObjectUri::parse(uri) {
+        let parsed = parsed?;
+        let bucket = cloud::bucket(&parsed)?;
+        return Ok(Arc::new(ObjectRepo::new(bucket, &parsed.prefix)));
+    }
+    if let Some(path) = ferroflow_core::uri::local_path(uri) {
+        return Ok(Arc::new(LocalRepo::new(path)));
+    }
+    Err(Error::invalid_param(format!(
+        "The artifact location '{uri}' uses a scheme Ferroflow cannot store into (supported: local paths, file:, s3:, gs:, wasbs:, abfss:, mlflow-artifacts:)"
+    )))
+}
+
+/// Whether `uri` names an object store (`s3://`, `gs://`, `wasbs://`, `abfss://`).
+pub fn is_object_store(uri: &str) -> bool {
+    cloud::ObjectUri::parse(uri).is_some()
 }
 
 /// Drops the first `n` bytes of a stream.

@@ -271,7 +271,8 @@ pub struct ServerArgs {
     #[arg(long, env = env::MLFLOW_BACKEND_STORE_URI)]
     pub backend_store_uri: Option<String>,
 
-    /// Where new experiments put their artifacts. Defaults to mlflow-artifacts:/ (the
+    /// Where new experiments put their artifacts: a local directory, s3://bucket/prefix,
+    /// gs://, wasbs://, abfss://, or mlflow-artifacts:/. Defaults to mlflow-artifacts:/ (the
     /// proxy) when artifacts are served, otherwise to ./mlruns.
     #[arg(long, env = env::MLFLOW_DEFAULT_ARTIFACT_ROOT)]
     pub default_artifact_root: Option<String>,
@@ -284,7 +285,10 @@ pub struct ServerArgs {
     #[arg(long)]
     pub no_serve_artifacts: bool,
 
-    /// Where proxied (mlflow-artifacts:/) artifacts are stored, a local directory. Default:
+    /// Where proxied (mlflow-artifacts:/) artifacts are stored: a local directory, or
+    /// s3://bucket/prefix, gs://bucket/prefix, wasbs://container@account.blob.core.windows.net/prefix
+    /// (credentials from MLflow's variables: AWS_*, MLFLOW_S3_ENDPOINT_URL,
+    /// GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_CONNECTION_STRING, ...). Default:
     /// ./mlartifacts when that directory exists (an MLflow 3 server's), else ./mlruns, so a
     /// run's files land in mlruns/<experiment_id>/<run_id>/artifacts as in MLflow 1.x.
     #[arg(long, env = env::MLFLOW_ARTIFACTS_DESTINATION)]

@@ -196,7 +196,19 @@ pub fn artifact_repo(t: &Tracking, artifact_uri: &str) -> Result<(Arc<dyn Artifa
         }
         return Ok((Arc::new(LocalRepo::new(p)), String::new()));
     }
+    if ferroflow_artifacts::is_object_store(artifact_uri) {
+        // Rooted at the parent, so that a URI naming one object downloads as that file.
+        let trimmed = artifact_uri.trim_end_matches('/');
+        let (parent, name) = match trimmed.rsplit_once('/') {
+            Some((parent, name)) if !parent.ends_with(':') && !parent.ends_with(":/") => {
+                (parent, name)
+            }
+            _ => (trimmed, ""),
+        };
+        let repo = ferroflow_artifacts::open(parent).map_err(|e| anyhow::anyhow!(e.message))?;
+        return Ok((repo, name.to_string()));
+    }
     bail!(
-        "Artifact URI '{artifact_uri}' uses a scheme Ferroflow cannot read yet (supported: mlflow-artifacts:/, file:, local paths)"
+        "Artifact URI '{artifact_uri}' uses a scheme Ferroflow cannot read (supported: mlflow-artifacts:/, file:, local paths, s3://, gs://, wasbs://, abfss://)"
     )
 }

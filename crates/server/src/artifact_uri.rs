@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ferroflow_artifacts::{ArtifactRepo, LocalRepo, safe_path};
+use ferroflow_artifacts::{ArtifactRepo, safe_path};
 use ferroflow_core::{Error, Result, uri};
 
 use crate::AppState;
@@ -37,7 +37,8 @@ fn proxied_http_path(artifact_uri: &str) -> Option<String> {
 }
 
 /// Resolves an artifact URI: `mlflow-artifacts:/...`, an http(s) URI through this server's
-/// own proxy, a local path or `file://` URI.
+/// own proxy, or a storage URI (a local path, `file://`, `s3://`, `gs://`, `wasbs://`,
+/// `abfss://`).
 pub fn resolve(state: &AppState, artifact_uri: &str) -> Result<Location> {
     let proxied = match uri::mlflow_artifacts_path(artifact_uri) {
         Some(path) => Some(path.to_string()),
@@ -59,13 +60,13 @@ pub fn resolve(state: &AppState, artifact_uri: &str) -> Result<Location> {
             base: safe_path(&path)?,
         });
     }
-    if let Some(path) = uri::local_path(artifact_uri) {
-        return Ok(Location {
-            repo: Arc::new(LocalRepo::new(path)),
-            base: String::new(),
-        });
+    if artifact_uri.starts_with("http://") || artifact_uri.starts_with("https://") {
+        return Err(Error::invalid_param(format!(
+            "The artifact location '{artifact_uri}' is not this server's artifact proxy; it cannot be read here"
+        )));
     }
-    Err(Error::invalid_param(format!(
-        "The artifact location '{artifact_uri}' uses a scheme this server cannot read yet; only mlflow-artifacts:/ and local paths are served"
-    )))
+    Ok(Location {
+        repo: ferroflow_artifacts::open(artifact_uri)?,
+        base: String::new(),
+    })
 }

@@ -58,7 +58,7 @@ pub async fn run(a: GcArgs, p: Printer) -> Result<()> {
         .artifacts_destination
         .clone()
         .unwrap_or_else(crate::tracking::default_artifacts_destination);
-    let proxied: Arc<dyn ArtifactRepo> = Arc::new(LocalRepo::new(&destination));
+    let proxied: Arc<dyn ArtifactRepo> = ferroflow_artifacts::open(&destination).map_err(user)?;
     let garbage = store.garbage(older_than).await.map_err(user)?;
 
     for id in &a.run_ids {
@@ -135,6 +135,11 @@ async fn delete_artifacts(proxied: &Arc<dyn ArtifactRepo>, artifact_uri: &str) -
             (proxied.clone(), path.to_string())
         } else if let Some(local) = uri::local_path(artifact_uri) {
             (Arc::new(LocalRepo::new(local)), String::new())
+        } else if ferroflow_artifacts::is_object_store(artifact_uri) {
+            (
+                ferroflow_artifacts::open(artifact_uri).map_err(user)?,
+                String::new(),
+            )
         } else {
             tracing::warn!(
                 artifact_uri,
@@ -142,7 +147,7 @@ async fn delete_artifacts(proxied: &Arc<dyn ArtifactRepo>, artifact_uri: &str) -
             );
             return Ok(());
         };
-    if path.is_empty() {
+    if path.is_empty() && !ferroflow_artifacts::is_object_store(artifact_uri) {
         // A whole local directory: remove it if present.
         if let Some(local) = uri::local_path(artifact_uri) {
             match tokio::fs::remove_dir_all(&local).await {

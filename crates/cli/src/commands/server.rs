@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use ferroflow_artifacts::{ArtifactRepo, LocalRepo};
+use ferroflow_artifacts::ArtifactRepo;
 use ferroflow_core::host_policy::HostPolicy;
 use ferroflow_core::uri::{self, TrackingUri};
 use ferroflow_server::{AppState, ServerConfig, default_allowed_hosts};
@@ -71,14 +71,19 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
             .artifacts_destination
             .clone()
             .unwrap_or_else(default_artifacts_destination);
-        let dest = uri::local_path(&given).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--artifacts-destination {given} is not a local directory; object stores are not supported yet"
-            )
-        })?;
-        let dest = absolute(&dest);
-        std::fs::create_dir_all(&dest)
-            .with_context(|| format!("cannot create the artifacts destination {dest}"))?;
+        let dest = if ferroflow_artifacts::is_object_store(&given) {
+            given
+        } else {
+            let dest = uri::local_path(&given).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--artifacts-destination {given} is neither a local directory nor an s3://, gs://, wasbs:// or abfss:// URI"
+                )
+            })?;
+            let dest = absolute(&dest);
+            std::fs::create_dir_all(&dest)
+                .with_context(|| format!("cannot create the artifacts destination {dest}"))?;
+            dest
+        };
         Some(dest)
     } else {
         None
@@ -121,9 +126,13 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
             root.display()
         )),
     }
-    let artifacts: Option<Arc<dyn ArtifactRepo>> = destination
-        .as_ref()
-        .map(|d| Arc::new(LocalRepo::new(d)) as Arc<dyn ArtifactRepo>);
+    let artifacts: Option<Arc<dyn ArtifactRepo>> = match &destination {
+        Some(d) => Some(
+            ferroflow_artifacts::open(d)
+                .map_err(|e| anyhow::anyhow!("--artifacts-destination {d}: {}", e.message))?,
+        ),
+        None => None,
+    };
     let config = ServerConfig {
         host: a.host.clone(),
         port: a.port,
