@@ -2,8 +2,8 @@
 # Runs every test: formatting and lints, the Rust unit and integration tests, then the
 # end-to-end suite that drives the built binary with the official MLflow clients (all of it
 # with 3.17.2, a large part of it again with every server on PostgreSQL — started on
-# loopback by scripts/postgres.sh —, then all of it with 2.22; artifacts in S3 on moto_server,
-# started by scripts/s3.sh), then the web UI's tests (Vitest, and
+# loopback by scripts/postgres.sh —, then all of it with 2.22; artifacts in S3 on moto_server and
+# in Azure on Azurite, started by scripts/objectstores.sh), then the web UI's tests (Vitest, and
 # Debian's chromium against the built binary). Installs its Python and npm packages itself.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,11 +20,12 @@ echo "== PostgreSQL"
 export FERROFLOW_TEST_POSTGRES_URI=${FERROFLOW_TEST_POSTGRES_URI:-$(scripts/postgres.sh)}
 echo "${FERROFLOW_TEST_POSTGRES_URI:-none here: the PostgreSQL tests skip}"
 
-# S3 on loopback (moto_server), for the artifact contract and the end-to-end runs on S3.
-echo "== S3"
-eval "$(scripts/s3.sh "$(scripts/venv.sh tests/e2e/requirements-s3.txt)")"
-trap 'kill "$FERROFLOW_TEST_S3_PID" 2>/dev/null || true' EXIT
-echo "$FERROFLOW_TEST_S3_URI on $FERROFLOW_TEST_S3_ENDPOINT"
+# S3 (moto_server) and Azure Blob Storage (Azurite) on loopback, for the artifact contract
+# and the end-to-end runs on object stores.
+echo "== object stores"
+eval "$(scripts/objectstores.sh "$(scripts/venv.sh tests/e2e/requirements-objectstores.txt)")"
+trap 'kill $FERROFLOW_TEST_OBJECTSTORE_PIDS 2>/dev/null || true' EXIT
+echo "$FERROFLOW_TEST_S3_URI on $FERROFLOW_TEST_S3_ENDPOINT; $FERROFLOW_TEST_AZURE_URI on Azurite"
 
 echo "== cargo fmt / clippy"
 cargo fmt --all -- --check

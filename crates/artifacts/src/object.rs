@@ -280,11 +280,18 @@ impl ArtifactRepo for ObjectRepo {
         if rel.is_empty() {
             return Err(Error::invalid_param("An artifact path must name a file"));
         }
-        self.bucket
+        let id = self
+            .bucket
             .multipart
             .create_multipart(&key)
             .await
-            .map_err(|e| self.err(&key, e))
+            .map_err(|e| self.err(&key, e))?;
+        // Azure's block lists need no upload id (object_store answers ""); clients need one.
+        Ok(if id.is_empty() {
+            uuid::Uuid::new_v4().simple().to_string()
+        } else {
+            id
+        })
     }
 
     async fn upload_part(

@@ -1,9 +1,11 @@
-//! One contract for every artifact backend: local disk, and S3 on a real S3 API
-//! (`moto_server`, which `scripts/objectstores.sh` starts on loopback).
+//! One contract for every artifact backend: local disk, S3 (`moto_server`) and Azure Blob
+//! Storage (Azurite), the real APIs that `scripts/objectstores.sh` starts on loopback.
+//! Google Cloud Storage is not here: `gcp-storage-emulator` serves only GCS's JSON API,
+//! and object_store reads and writes objects through its XML API (501 from the emulator).
 //!
-//! `FERROFLOW_TEST_S3_URI` (an existing bucket, e.g. `s3://ferroflow-test`) with
-//! `MLFLOW_S3_ENDPOINT_URL` and AWS keys enables the S3 variants; without it they return at
-//! once, except under `CI`, where a missing endpoint is a failure.
+//! `FERROFLOW_TEST_S3_URI` and `FERROFLOW_TEST_AZURE_URI` name an existing bucket each
+//! (with `MLFLOW_S3_ENDPOINT_URL` and AWS keys, `AZURE_STORAGE_CONNECTION_STRING`); without
+//! one its variants return at once, except under `CI`, where a missing endpoint is a failure.
 
 use std::sync::Arc;
 
@@ -37,9 +39,17 @@ fn env_uri(var: &str, what: &str) -> Option<String> {
     }
 }
 
-/// A fresh prefix in the test bucket.
 fn s3() -> Option<Repo> {
-    let bucket = env_uri("FERROFLOW_TEST_S3_URI", "S3 (moto_server)")?;
+    in_bucket("FERROFLOW_TEST_S3_URI", "S3 (moto_server)")
+}
+
+fn azure() -> Option<Repo> {
+    in_bucket("FERROFLOW_TEST_AZURE_URI", "Azure Blob Storage (Azurite)")
+}
+
+/// A fresh prefix in the test bucket `var` names.
+fn in_bucket(var: &str, what: &str) -> Option<Repo> {
+    let bucket = env_uri(var, what)?;
     let uri = format!(
         "{}/contract-{}",
         bucket.trim_end_matches('/'),
@@ -282,6 +292,9 @@ macro_rules! artifact_contract {
         }
         mod s3 {
             $(#[tokio::test] async fn $test() { if let Some(r) = super::s3() { super::$test(r).await } })*
+        }
+        mod azure {
+            $(#[tokio::test] async fn $test() { if let Some(r) = super::azure() { super::$test(r).await } })*
         }
     };
 }

@@ -1,8 +1,8 @@
-"""Artifacts in S3 (moto_server on loopback, started by scripts/s3.sh), with the official
-client: through the server's proxy (`--artifacts-destination s3://...`), and straight from
-the client with boto3 (`--default-artifact-root s3://... --no-serve-artifacts`) while the
-server reads the same objects. MLflow 3.17.2's server runs beside it on the same bucket
-and lists the same things."""
+"""Artifacts in object stores — S3 (moto_server) and Azure Blob Storage (Azurite), started on
+loopback by scripts/objectstores.sh — with the official client: through the server's proxy
+(`--artifacts-destination s3://...`), and straight from the client with boto3 or the Azure
+SDK (`--default-artifact-root ... --no-serve-artifacts`) while the server reads the same
+objects. MLflow 3.17.2's server runs beside it on the same bucket and lists the same things."""
 
 import hashlib
 import os
@@ -14,28 +14,59 @@ import requests
 
 from conftest import Server, free_port, run_cli
 
-ENDPOINT = os.environ.get("FERROFLOW_TEST_S3_ENDPOINT")
-BUCKET = os.environ.get("FERROFLOW_TEST_S3_URI", "s3://ferroflow-test").removeprefix("s3://")
+S3_ENDPOINT = os.environ.get("FERROFLOW_TEST_S3_ENDPOINT")
+S3_URI = os.environ.get("FERROFLOW_TEST_S3_URI")
+AZURE_URI = os.environ.get("FERROFLOW_TEST_AZURE_URI")
 
-if not ENDPOINT:
+if not (S3_URI and AZURE_URI):
     if os.environ.get("CI"):
-        raise RuntimeError("CI runs the S3 tests: scripts/test.sh starts moto_server (scripts/s3.sh)")
-    pytest.skip("no S3 endpoint here (FERROFLOW_TEST_S3_ENDPOINT)", allow_module_level=True)
-
-boto3 = pytest.importorskip("boto3")
+        raise RuntimeError("CI runs the object-store tests: scripts/test.sh starts them (scripts/objectstores.sh)")
+    pytest.skip("no object stores here (FERROFLOW_TEST_S3_URI, FERROFLOW_TEST_AZURE_URI)", allow_module_level=True)
 
 
-def s3():
-    return boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1")
+class S3:
+    name = "s3"
+    root = S3_URI
+
+    def __init__(self):
+        import boto3
+
+        self.client = boto3.client("s3", endpoint_url=S3_ENDPOINT, region_name="us-east-1")
+        self.bucket = S3_URI.removeprefix("s3://")
+
+    def keys(self, prefix: str) -> dict:
+        """Every object under `prefix`: key (relative to it) -> size."""
+        out = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix + "/"):
+            for o in page.get("Contents", []):
+                out[o["Key"][len(prefix) + 1:]] = o["Size"]
+        return out
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
 
-def keys(prefix: str) -> dict:
-    """Every object under `prefix`: key (relative to it) -> size."""
-    out = {}
-    for page in s3().get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix + "/"):
-        for o in page.get("Contents", []):
-            out[o["Key"][len(prefix) + 1:]] = o["Size"]
-    return out
+class Azure:
+    name = "azure"
+    root = AZURE_URI
+
+    def __init__(self):
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"])
+        self.container = service.get_container_client(AZURE_URI.removeprefix("wasbs://").split("@")[0])
+
+    def keys(self, prefix: str) -> dict:
+        return {b.name[len(prefix) + 1:]: b.size for b in self.container.list_blobs(name_starts_with=prefix + "/")}
+
+    def get(self, key: str) -> bytes:
+        return self.container.download_blob(key).readall()
+
+
+@pytest.fixture(params=[S3, Azure], ids=["s3", "azure"])
+def store(request):
+    pytest.importorskip("boto3" if request.param is S3 else "azure.storage.blob")
+    return request.param()
 
 
 def make_files(root: pathlib.Path) -> None:
@@ -51,10 +82,10 @@ def prefix():
     return f"e2e-{uuid.uuid4().hex[:12]}"
 
 
-def test_proxy_streams_into_s3_and_back(workdir, prefix, monkeypatch):
+def test_proxy_streams_into_the_store_and_back(workdir, store, prefix, monkeypatch):
     import mlflow
 
-    server = Server(workdir, "--artifacts-destination", f"s3://{BUCKET}/{prefix}").start()
+    server = Server(workdir, "--artifacts-destination", f"{store.root}/{prefix}").start()
     try:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
         mlflow.set_tracking_uri(server.url)
@@ -70,7 +101,7 @@ def test_proxy_streams_into_s3_and_back(workdir, prefix, monkeypatch):
 
         # The objects sit where the proxy's paths say, under the destination prefix.
         exp = run.info.experiment_id
-        stored = keys(prefix)
+        stored = store.keys(prefix)
         base = f"{exp}/{rid}/artifacts/"
         assert stored == {
             base + "plots/loss.txt": 12,
@@ -98,18 +129,18 @@ def test_proxy_streams_into_s3_and_back(workdir, prefix, monkeypatch):
         # Deleting through the proxy deletes the objects.
         r = requests.delete(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{exp}/{rid}/artifacts/plots", timeout=30)
         assert r.status_code == 200, r.text
-        assert not any(k.startswith(base + "plots/") for k in keys(prefix))
+        assert not any(k.startswith(base + "plots/") for k in store.keys(prefix))
     finally:
         mlflow.set_tracking_uri(None)
         server.stop()
 
 
-def test_multipart_upload_through_the_proxy(workdir, prefix, monkeypatch):
+def test_multipart_upload_through_the_proxy(workdir, store, prefix, monkeypatch):
     """The client's multipart protocol (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD) lands as one
-    S3 multipart upload: parts go to the bucket as they arrive."""
+    multipart upload (S3's parts, Azure's block list): parts go to the bucket as they arrive."""
     import mlflow
 
-    server = Server(workdir, "--artifacts-destination", f"s3://{BUCKET}/{prefix}").start()
+    server = Server(workdir, "--artifacts-destination", f"{store.root}/{prefix}").start()
     try:
         for k, v in {
             "MLFLOW_TRACKING_URI": server.url,
@@ -124,25 +155,27 @@ def test_multipart_upload_through_the_proxy(workdir, prefix, monkeypatch):
         with mlflow.start_run() as run:
             mlflow.log_artifact(str(big))
         key = f"{prefix}/{run.info.experiment_id}/{run.info.run_id}/artifacts/big.bin"
-        head = s3().head_object(Bucket=BUCKET, Key=key)
-        assert head["ContentLength"] == big.stat().st_size
-        assert head["ETag"].strip('"').endswith("-3"), head["ETag"]  # three parts
-        body = s3().get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        assert body == big.read_bytes()
+        if isinstance(store, S3):
+            head = store.client.head_object(Bucket=store.bucket, Key=key)
+            assert head["ETag"].strip('"').endswith("-3"), head["ETag"]  # three parts
+        else:
+            blocks = store.container.get_blob_client(key).get_block_list()[0]
+            assert len(blocks) == 3, blocks
+        assert store.get(key) == big.read_bytes()
     finally:
         mlflow.set_tracking_uri(None)
         server.stop()
 
 
-def test_client_logs_straight_to_s3_and_the_server_reads_it(workdir, prefix, monkeypatch):
-    """No proxy: runs get s3:// artifact URIs; the client writes with boto3; the server's
-    artifact API, `ferroflow artifacts download` and `ferroflow models serve -m s3://`
-    read the same objects."""
+def test_client_logs_straight_to_the_store_and_the_server_reads_it(workdir, store, prefix, monkeypatch):
+    """No proxy: runs get s3:// (wasbs://) artifact URIs; the client writes with boto3 (the
+    Azure SDK); the server's artifact API, `ferroflow artifacts download` and
+    `ferroflow models serve -m s3://...` read the same objects."""
     import mlflow
     import pandas as pd
     from sklearn.linear_model import LinearRegression
 
-    root = f"s3://{BUCKET}/{prefix}"
+    root = f"{store.root}/{prefix}"
     server = Server(workdir, "--default-artifact-root", root, "--no-serve-artifacts").start()
     try:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
@@ -172,7 +205,7 @@ def test_client_logs_straight_to_s3_and_the_server_reads_it(workdir, prefix, mon
         from test_models import Scorer, env
 
         scorer = Scorer(workdir, "-m", f"{run.info.artifact_uri}/model", "--env-manager", "local",
-                        environ=env(MLFLOW_S3_ENDPOINT_URL=ENDPOINT))
+                        environ=env(MLFLOW_S3_ENDPOINT_URL=S3_ENDPOINT))
         try:
             r = requests.post(f"{scorer.url}/invocations",
                               json={"dataframe_split": {"columns": ["a", "b"], "data": [[4.0, 1.0]]}}, timeout=30)
@@ -186,7 +219,7 @@ def test_client_logs_straight_to_s3_and_the_server_reads_it(workdir, prefix, mon
         server.stop()
 
 
-def test_same_listing_as_mlflow_on_the_same_bucket(workdir, prefix, monkeypatch):
+def test_same_listing_as_mlflow_on_the_same_bucket(workdir, store, prefix, monkeypatch):
     """Python MLflow 3.17.2 and Ferroflow, each proxying into its own prefix of one bucket,
     store the same keys and answer the same listings for the same uploads."""
     import mlflow
@@ -195,8 +228,8 @@ def test_same_listing_as_mlflow_on_the_same_bucket(workdir, prefix, monkeypatch)
 
     refdir = workdir / "ref"
     refdir.mkdir()
-    ref = Reference(refdir, "--artifacts-destination", f"s3://{BUCKET}/{prefix}-ref")
-    ours = Server(workdir, "--artifacts-destination", f"s3://{BUCKET}/{prefix}-ff").start()
+    ref = Reference(refdir, "--artifacts-destination", f"{store.root}/{prefix}-ref")
+    ours = Server(workdir, "--artifacts-destination", f"{store.root}/{prefix}-ff").start()
     try:
         make_files(workdir / "src")
         answers = []
@@ -217,21 +250,22 @@ def test_same_listing_as_mlflow_on_the_same_bucket(workdir, prefix, monkeypatch)
         ref_listing, ref_run, our_listing, our_run = answers
         assert our_listing == ref_listing
         strip = lambda ks, rid: {k.replace(rid, "RUN") for k in ks}  # noqa: E731
-        assert strip(keys(f"{prefix}-ff"), our_run) == strip(keys(f"{prefix}-ref"), ref_run)
+        assert strip(store.keys(f"{prefix}-ff"), our_run) == strip(store.keys(f"{prefix}-ref"), ref_run)
     finally:
         mlflow.set_tracking_uri(None)
         ours.stop()
         ref.stop()
 
 
-def test_a_missing_bucket_is_a_clear_error(workdir):
-    server = Server(workdir, "--artifacts-destination", "s3://ferroflow-no-such-bucket/x").start()
+@pytest.mark.parametrize("missing", ["s3://ferroflow-no-such-bucket", "wasbs://ferroflow-no-such@devstoreaccount1.blob.core.windows.net"])
+def test_a_missing_bucket_is_a_clear_error(workdir, missing):
+    server = Server(workdir, "--artifacts-destination", f"{missing}/x").start()
     try:
         r = requests.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/f.txt", data=b"x", timeout=30)
         assert r.status_code == 404, r.text
         body = r.json()
         assert body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
-        assert "s3://ferroflow-no-such-bucket" in body["message"] and "f.txt" in body["message"]
+        assert missing in body["message"] and "f.txt" in body["message"], body
         assert requests.get(f"{server.url}/health", timeout=5).status_code == 200
     finally:
         server.stop()
@@ -240,6 +274,6 @@ def test_a_missing_bucket_is_a_clear_error(workdir):
 def test_missing_credentials_are_named(workdir):
     env = {k: "" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
     env.update(AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"), HOME=str(workdir))
-    p = run_cli("server", "--port", str(free_port()), "--artifacts-destination", f"s3://{BUCKET}/x", env=env, check=False, cwd=workdir, timeout=60)
+    p = run_cli("server", "--port", str(free_port()), "--artifacts-destination", f"{S3_URI}/x", env=env, check=False, cwd=workdir, timeout=60)
     assert p.returncode != 0
-    assert "Unable to locate AWS credentials" in p.stderr and f"s3://{BUCKET}" in p.stderr, p.stderr
+    assert "Unable to locate AWS credentials" in p.stderr and S3_URI in p.stderr, p.stderr
