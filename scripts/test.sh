@@ -55,7 +55,8 @@ if [ -n "$FERROFLOW_TEST_POSTGRES_URI" ] || [ -n "${CI:-}" ]; then
     tests/e2e/test_tracking_flow.py tests/e2e/test_conformance.py tests/e2e/test_registry.py \
     tests/e2e/test_errors.py tests/e2e/test_clients.py tests/e2e/test_reference_floor.py \
     tests/e2e/test_artifacts.py tests/e2e/test_downsample.py tests/e2e/test_durability.py \
-    tests/e2e/test_models.py tests/e2e/test_server_cli.py tests/e2e/test_cli.py "$@"
+    tests/e2e/test_models.py tests/e2e/test_server_cli.py tests/e2e/test_cli.py \
+    tests/e2e/test_object_stores.py "$@"
 else
   echo "skipped: no PostgreSQL here"
 fi
