@@ -2,9 +2,10 @@
 # Runs every test: formatting and lints, the Rust unit and integration tests, then the
 # end-to-end suite that drives the built binary with the official MLflow clients (all of it
 # with 3.17.2, a large part of it again with every server on PostgreSQL — started on
-# loopback by scripts/postgres.sh —, then all of it with 2.22; artifacts in S3 on moto_server and
-# in Azure on Azurite, started by scripts/objectstores.sh), then the web UI's tests (Vitest, and
-# Debian's chromium against the built binary). Installs its Python and npm packages itself.
+# loopback by scripts/postgres.sh —, then all of it with 2.22; artifacts in S3 on
+# moto_server and in Azure on Azurite, started by scripts/objectstores.sh), the checks of
+# the deployment files in deploy/, then the web UI's tests (Vitest, and Debian's chromium
+# against the built binary). Installs its Python and npm packages itself.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -63,6 +64,10 @@ fi
 
 echo "== end-to-end tests again with the MLflow 2.22 client (against the same 3.17.2 reference)"
 FERROFLOW_REFERENCE_MLFLOW="$venv/bin/mlflow" "$venv2/bin/python" -m pytest tests/e2e -p no:cacheprovider "$@"
+
+echo "== deployment files (deploy/): the Dockerfile, compose and Kubernetes, checked without a container engine"
+deployvenv=$(scripts/venv.sh tests/deploy/requirements.txt)
+"$deployvenv/bin/python" -m pytest -p no:cacheprovider tests/deploy -q
 
 echo "== web UI tests"
 FERROFLOW_UI_SKIP_BUILD=1 scripts/ui-test.sh

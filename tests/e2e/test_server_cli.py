@@ -135,3 +135,20 @@ def test_help_is_complete():
     top = run_cli("--help").stdout
     for cmd in ["server", "ui", "experiments", "runs", "artifacts", "db", "gc"]:
         assert cmd in top
+
+
+def test_an_empty_variable_counts_as_unset(workdir):
+    """As MLflow's click options read them: `MLFLOW_SERVER_ALLOWED_HOSTS=` keeps the default
+    hosts (mlflow server 3.17.2 answers 200 to localhost and a private address alike), and
+    an empty `MLFLOW_DEFAULT_ARTIFACT_ROOT` keeps the default root."""
+    s = Server(workdir, env={"MLFLOW_SERVER_ALLOWED_HOSTS": "", "MLFLOW_DEFAULT_ARTIFACT_ROOT": ""}).start()
+    try:
+        for host in (None, f"10.1.2.3:{s.port}"):
+            r = requests.get(f"{s.url}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                             headers={"Host": host} if host else {}, timeout=10)
+            assert r.status_code == 200, r.text
+        exp = s.api("POST", "experiments/create", json={"name": "empty-env"}).json()["experiment_id"]
+        loc = s.api("GET", "experiments/get", params={"experiment_id": exp}).json()["experiment"]["artifact_location"]
+        assert loc == f"mlflow-artifacts:/{exp}"
+    finally:
+        s.stop()

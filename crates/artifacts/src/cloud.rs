@@ -148,12 +148,7 @@ fn build(uri: &ObjectUri, name: &str) -> Result<Bucket> {
             let s3 = s3_builder(&uri.bucket, name)?
                 .build()
                 .map_err(|e| config_error(name, e))?;
-            let s3 = Arc::new(s3);
-            Ok(Bucket {
-                display: name.to_string(),
-                store: s3.clone(),
-                multipart: s3,
-            })
+            Ok(Bucket::new(name, s3))
         }
         "gs" => {
             let mut b = GoogleCloudStorageBuilder::from_env()
@@ -178,12 +173,7 @@ fn build(uri: &ObjectUri, name: &str) -> Result<Bucket> {
                 .with_client_options(client_options(emulator.as_deref()))
                 .build()
                 .map_err(|e| config_error(name, e))?;
-            let gcs = Arc::new(gcs);
-            Ok(Bucket {
-                display: name.to_string(),
-                store: gcs.clone(),
-                multipart: gcs,
-            })
+            Ok(Bucket::new(name, gcs))
         }
         _ => {
             let (account, suffix) = uri.account.clone().unwrap_or_default();
@@ -246,12 +236,7 @@ fn build(uri: &ObjectUri, name: &str) -> Result<Bucket> {
                 .with_client_options(client_options(endpoint.as_deref()))
                 .build()
                 .map_err(|e| config_error(name, e))?;
-            let az = Arc::new(az);
-            Ok(Bucket {
-                display: name.to_string(),
-                store: az.clone(),
-                multipart: az,
-            })
+            Ok(Bucket::new(name, az))
         }
     }
 }

@@ -8,7 +8,6 @@ mod env;
 mod printer;
 mod tracking;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use args::{Cli, Command};
@@ -29,8 +28,38 @@ fn init_logging(verbose: u8, default: &str) {
         .try_init();
 }
 
+/// MLflow's click options treat a variable that is set but empty as unset
+/// (`MLFLOW_SERVER_ALLOWED_HOSTS=` keeps the default hosts); clap would take the empty
+/// value, so such bindings are dropped before parsing.
+fn without_empty_env(mut cmd: clap::Command) -> clap::Command {
+    let empty: Vec<clap::Id> = cmd
+        .get_arguments()
+        .filter(|a| {
+            a.get_env()
+                .is_some_and(|name| std::env::var_os(name).is_some_and(|v| v.is_empty()))
+        })
+        .map(|a| a.get_id().clone())
+        .collect();
+    for id in empty {
+        cmd = cmd.mut_arg(id, |a| a.env(None::<&str>));
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in subs {
+        cmd = cmd.mut_subcommand(name, without_empty_env);
+    }
+    cmd
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = without_empty_env(Cli::command()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let is_server = matches!(cli.command, Command::Server(_) | Command::Ui(_));
     init_logging(cli.verbose, if is_server { "info" } else { "warn" });
     let printer = Printer { quiet: cli.quiet };
