@@ -204,16 +204,21 @@ def test_client_logs_straight_to_the_store_and_the_server_reads_it(workdir, stor
 
         from test_models import Scorer, env
 
-        scorer = Scorer(workdir, "-m", f"{run.info.artifact_uri}/model", "--env-manager", "local",
-                        environ=env(MLFLOW_S3_ENDPOINT_URL=S3_ENDPOINT))
-        try:
-            r = requests.post(f"{scorer.url}/invocations",
-                              json={"dataframe_split": {"columns": ["a", "b"], "data": [[4.0, 1.0]]}}, timeout=30)
-            assert r.status_code == 200, r.text
-            assert abs(r.json()["predictions"][0] - 9.0) < 1e-6
-        finally:
-            scorer.proc.terminate()
-            scorer.proc.wait(timeout=30)
+        # The model by its storage URI, then through the registry (models:/ resolves to it).
+        client = mlflow.MlflowClient(server.url)
+        client.create_registered_model("in-the-bucket")
+        client.create_model_version("in-the-bucket", f"{run.info.artifact_uri}/model", run_id=rid)
+        for model_uri in (f"{run.info.artifact_uri}/model", "models:/in-the-bucket/1"):
+            scorer = Scorer(workdir, "-m", model_uri, "--env-manager", "local",
+                            environ=env(MLFLOW_S3_ENDPOINT_URL=S3_ENDPOINT, MLFLOW_TRACKING_URI=server.url))
+            try:
+                r = requests.post(f"{scorer.url}/invocations",
+                                  json={"dataframe_split": {"columns": ["a", "b"], "data": [[4.0, 1.0]]}}, timeout=30)
+                assert r.status_code == 200, r.text
+                assert abs(r.json()["predictions"][0] - 9.0) < 1e-6
+            finally:
+                scorer.proc.terminate()
+                scorer.proc.wait(timeout=30)
     finally:
         mlflow.set_tracking_uri(None)
         server.stop()
