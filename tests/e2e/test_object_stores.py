@@ -201,6 +201,11 @@ def test_client_logs_straight_to_the_store_and_the_server_reads_it(workdir, stor
         assert (workdir / "dl" / "artifacts" / "plots" / "deep" / "x.json").read_text() == '{"a": 1}'
         one = run_cli("artifacts", "download", "-u", f"{run.info.artifact_uri}/plots/loss.txt", "-d", str(workdir / "one"))
         assert pathlib.Path(one.stdout.strip()).read_text() == "0.9 0.5 0.2\n"
+        # The CLI writes into the bucket as the client does.
+        run_cli("artifacts", "log-artifact", "-l", str(workdir / "src" / "plots" / "loss.txt"), "-r", rid, "-a", "cli",
+                env={"MLFLOW_TRACKING_URI": server.url})
+        base = f"{run.info.experiment_id}/{rid}/artifacts"
+        assert store.keys(prefix)[f"{base}/cli/loss.txt"] == 12
 
         from test_models import Scorer, env
 

@@ -409,16 +409,19 @@ pub enum RunsCommand {
     },
     /// Show a run as JSON: info, params, metrics, tags, inputs and outputs.
     Describe {
+        /// The run's id.
         #[arg(long)]
         run_id: String,
     },
     /// Mark a run deleted (`gc` removes it for good).
     Delete {
+        /// The run's id.
         #[arg(long)]
         run_id: String,
     },
     /// Restore a deleted run.
     Restore {
+        /// The run's id.
         #[arg(long)]
         run_id: String,
     },
@@ -428,6 +431,7 @@ pub enum RunsCommand {
 pub enum ArtifactsCommand {
     /// List the artifacts of a run (one directory level) as JSON.
     List {
+        /// The run's id.
         #[arg(short, long)]
         run_id: String,
         /// A directory inside the run's artifacts.
@@ -437,6 +441,7 @@ pub enum ArtifactsCommand {
     /// Download a run's artifacts, a registered model's, or any artifact URI's, and print
     /// where they landed.
     Download {
+        /// The run whose artifacts to download.
         #[arg(short, long, required_unless_present = "artifact_uri")]
         run_id: Option<String>,
         /// A file or directory inside the run's artifacts (default: all of them).
@@ -453,8 +458,10 @@ pub enum ArtifactsCommand {
     },
     /// Upload one file to a run's artifacts.
     LogArtifact {
+        /// The file to upload.
         #[arg(short, long)]
         local_file: PathBuf,
+        /// The run's id.
         #[arg(short, long)]
         run_id: String,
         /// The directory inside the run's artifacts to put it in.
@@ -463,8 +470,10 @@ pub enum ArtifactsCommand {
     },
     /// Upload a directory tree to a run's artifacts.
     LogArtifacts {
+        /// The directory to upload, with everything under it.
         #[arg(short, long)]
         local_dir: PathBuf,
+        /// The run's id.
         #[arg(short, long)]
         run_id: String,
         /// The directory inside the run's artifacts to put it in.
