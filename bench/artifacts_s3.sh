@@ -9,5 +9,5 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ferroflow/target}
 cargo build --release --locked -p ferroflow-cli
 venv=$(scripts/venv.sh tests/e2e/requirements.txt)
 eval "$(scripts/objectstores.sh "$(scripts/venv.sh tests/e2e/requirements-objectstores.txt)")"
-trap 'kill $FERROFLOW_TEST_OBJECTSTORE_PIDS 2>/dev/null || true' EXIT
+trap 'kill -KILL $FERROFLOW_TEST_OBJECTSTORE_PIDS 2>/dev/null || true' EXIT
 "$venv/bin/python" bench/artifacts_s3.py --ferroflow "$CARGO_TARGET_DIR/release/ferroflow" --mlflow "$venv/bin/mlflow" "$@"

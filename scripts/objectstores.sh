@@ -3,7 +3,8 @@
 # virtualenv given as $1) and Azurite (Azure Blob Storage, npm, tests/emulators) — creates a test bucket in each, and prints the shell assignments that point
 # clients at them:
 #   eval "$(scripts/objectstores.sh "$venv")"
-# `kill $FERROFLOW_TEST_OBJECTSTORE_PIDS` stops them. Logs go to $TMPDIR/ferroflow-*.log.
+# `kill -KILL $FERROFLOW_TEST_OBJECTSTORE_PIDS` stops them (Azurite ignores SIGTERM while
+# connections are open). Logs go to $TMPDIR/ferroflow-*.log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$1

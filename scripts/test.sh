@@ -25,7 +25,8 @@ echo "${FERROFLOW_TEST_POSTGRES_URI:-none here: the PostgreSQL tests skip}"
 # and the end-to-end runs on object stores.
 echo "== object stores"
 eval "$(scripts/objectstores.sh "$(scripts/venv.sh tests/e2e/requirements-objectstores.txt)")"
-trap 'kill $FERROFLOW_TEST_OBJECTSTORE_PIDS 2>/dev/null || true' EXIT
+# Azurite ignores SIGTERM while it has open connections; the emulators keep nothing worth a clean stop.
+trap 'kill -KILL $FERROFLOW_TEST_OBJECTSTORE_PIDS 2>/dev/null || true' EXIT
 echo "$FERROFLOW_TEST_S3_URI on $FERROFLOW_TEST_S3_ENDPOINT; $FERROFLOW_TEST_AZURE_URI on Azurite"
 
 echo "== cargo fmt / clippy"
