@@ -225,10 +225,7 @@ fn build(uri: &ObjectUri, name: &str) -> Result<Bucket> {
                     }
                 }
             }
-            let endpoint = endpoint.or_else(|| {
-                (!suffix.is_empty() && !suffix.starts_with("blob.") && !suffix.starts_with("dfs."))
-                    .then(|| format!("https://{account}.{suffix}"))
-            });
+            let endpoint = endpoint.or_else(|| blob_endpoint(&account, &suffix));
             if let Some(e) = &endpoint {
                 b = b.with_endpoint(e.trim_end_matches('/').to_string());
             }
@@ -239,6 +236,19 @@ fn build(uri: &ObjectUri, name: &str) -> Result<Bucket> {
             Ok(Bucket::new(name, az))
         }
     }
+}
+
+/// The Blob endpoint of the account a URI's host names: `dfs.` (abfss) becomes `blob.`, and
+/// sovereign clouds' suffixes (`blob.core.chinacloudapi.cn`, ...) are kept.
+fn blob_endpoint(account: &str, suffix: &str) -> Option<String> {
+    if suffix.is_empty() {
+        return None;
+    }
+    let blob = match suffix.strip_prefix("dfs.") {
+        Some(rest) => format!("blob.{rest}"),
+        None => suffix.to_string(),
+    };
+    Some(format!("https://{account}.{blob}"))
 }
 
 /// A service-account key that tells object_store to skip OAuth and talk to `base`.
