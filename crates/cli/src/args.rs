@@ -277,7 +277,8 @@ pub struct ServerArgs {
     #[arg(long, env = env::MLFLOW_DEFAULT_ARTIFACT_ROOT)]
     pub default_artifact_root: Option<String>,
 
-    /// Proxy artifact uploads and downloads through this server (the default).
+    /// Proxy artifact uploads and downloads through this server (the default;
+    /// MLFLOW_SERVE_ARTIFACTS=false turns it off).
     #[arg(long, overrides_with = "no_serve_artifacts")]
     pub serve_artifacts: bool,
 
