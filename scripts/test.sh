@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust unit and integration tests, then the
 # end-to-end suite that drives the built binary with the official MLflow clients (all of it
-# with 3.17.2, a large part of it again with every server on PostgreSQL — started on
-# loopback by scripts/postgres.sh —, then all of it with 2.22; artifacts in S3 on
+# with 3.17.2, a large part of it again with every server on PostgreSQL and again on
+# MariaDB — started on loopback by scripts/postgres.sh and scripts/mariadb.sh —, then all
+# of it with 2.22; artifacts in S3 on
 # moto_server and in Azure on Azurite, started by scripts/objectstores.sh), the checks of
 # the deployment files in deploy/, then the web UI's tests (Vitest, and Debian's chromium
 # against the built binary). Installs its Python and npm packages itself.
@@ -20,6 +21,11 @@ echo "== UI build"
 echo "== PostgreSQL"
 export FERROFLOW_TEST_POSTGRES_URI=${FERROFLOW_TEST_POSTGRES_URI:-$(scripts/postgres.sh)}
 echo "${FERROFLOW_TEST_POSTGRES_URI:-none here: the PostgreSQL tests skip}"
+
+# MariaDB on loopback, for the store contract and the end-to-end runs on MySQL.
+echo "== MariaDB"
+export FERROFLOW_TEST_MYSQL_URI=${FERROFLOW_TEST_MYSQL_URI:-$(scripts/mariadb.sh)}
+echo "${FERROFLOW_TEST_MYSQL_URI:-none here: the MySQL tests skip}"
 
 # S3 (moto_server) and Azure Blob Storage (Azurite) on loopback, for the artifact contract
 # and the end-to-end runs on object stores.
@@ -51,16 +57,24 @@ export FERROFLOW_TEST_UV="$(scripts/venv.sh tests/e2e/requirements-uv.txt)/bin/u
 export FERROFLOW_DATA="${FERROFLOW_DATA:-$root/examples/wine-quality/data}"
 "$venv/bin/python" -m pytest tests/e2e "$@"
 
+# The part of the suite that exercises the store, again with every server on each database server.
+server_db_tests=(tests/e2e/test_tracking_flow.py tests/e2e/test_conformance.py tests/e2e/test_registry.py
+  tests/e2e/test_errors.py tests/e2e/test_clients.py tests/e2e/test_reference_floor.py
+  tests/e2e/test_artifacts.py tests/e2e/test_downsample.py tests/e2e/test_durability.py
+  tests/e2e/test_models.py tests/e2e/test_server_cli.py tests/e2e/test_cli.py
+  tests/e2e/test_object_stores.py)
 echo "== end-to-end tests on PostgreSQL: every server a test starts gets a PostgreSQL database"
 if [ -n "$FERROFLOW_TEST_POSTGRES_URI" ] || [ -n "${CI:-}" ]; then
-  FERROFLOW_E2E_DATABASE=postgresql "$venv/bin/python" -m pytest -p no:cacheprovider \
-    tests/e2e/test_tracking_flow.py tests/e2e/test_conformance.py tests/e2e/test_registry.py \
-    tests/e2e/test_errors.py tests/e2e/test_clients.py tests/e2e/test_reference_floor.py \
-    tests/e2e/test_artifacts.py tests/e2e/test_downsample.py tests/e2e/test_durability.py \
-    tests/e2e/test_models.py tests/e2e/test_server_cli.py tests/e2e/test_cli.py \
-    tests/e2e/test_object_stores.py "$@"
+  FERROFLOW_E2E_DATABASE=postgresql "$venv/bin/python" -m pytest -p no:cacheprovider "${server_db_tests[@]}" "$@"
 else
   echo "skipped: no PostgreSQL here"
+fi
+
+echo "== end-to-end tests on MariaDB: every server a test starts gets a MariaDB database"
+if [ -n "$FERROFLOW_TEST_MYSQL_URI" ] || [ -n "${CI:-}" ]; then
+  FERROFLOW_E2E_DATABASE=mysql "$venv/bin/python" -m pytest -p no:cacheprovider "${server_db_tests[@]}" "$@"
+else
+  echo "skipped: no MariaDB here"
 fi
 
 echo "== end-to-end tests again with the MLflow 2.22 client (against the same 3.17.2 reference)"

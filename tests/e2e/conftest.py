@@ -43,15 +43,21 @@ BIN = os.environ.get("FERROFLOW_BIN") or str(
 DATA = pathlib.Path(os.environ.get("FERROFLOW_DATA") or ROOT / "examples" / "wine-quality" / "data")
 
 
-# PostgreSQL: a role that may create databases (CI starts Debian's server on loopback).
-# With FERROFLOW_E2E_DATABASE=postgresql, every server a test starts without naming its
-# backend store gets a new PostgreSQL database instead of ./mlflow.db.
+# PostgreSQL: a role that may create databases (CI starts Debian's server on loopback);
+# MySQL: a MariaDB user that may (FERROFLOW_TEST_MYSQL_URI, without a database).
+# With FERROFLOW_E2E_DATABASE=postgresql (or mysql), every server a test starts without
+# naming its backend store gets a new database there instead of ./mlflow.db.
 PG_ADMIN = os.environ.get("FERROFLOW_TEST_POSTGRES_URI", "")
+MYSQL_ADMIN = os.environ.get("FERROFLOW_TEST_MYSQL_URI", "").rstrip("/")
 E2E_DATABASE = os.environ.get("FERROFLOW_E2E_DATABASE", "sqlite")
 _pg_databases: list[str] = []
-_pg_by_workdir: dict[str, str] = {}
+_mysql_databases: list[str] = []
+_db_by_workdir: dict[str, str] = {}
 needs_postgres = pytest.mark.skipif(
     not PG_ADMIN and not os.environ.get("CI"), reason="FERROFLOW_TEST_POSTGRES_URI is not set"
+)
+needs_mysql = pytest.mark.skipif(
+    not MYSQL_ADMIN and not os.environ.get("CI"), reason="FERROFLOW_TEST_MYSQL_URI is not set"
 )
 
 
@@ -72,13 +78,48 @@ def new_pg_database(prefix: str = "ff_e2e") -> str:
     return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
 
 
+def mysql_connect(uri: str):
+    """A PyMySQL connection (autocommit) to `uri` (mysql://user:password@host:port[/db])."""
+    import urllib.parse
+
+    import pymysql
+
+    u = urllib.parse.urlsplit(uri)
+    return pymysql.connect(
+        host=u.hostname, port=u.port or 3306, user=urllib.parse.unquote(u.username or ""),
+        password=urllib.parse.unquote(u.password or ""), database=u.path.lstrip("/") or None,
+        autocommit=True, charset="utf8mb4",
+    )
+
+
+def mysql_admin(sql: str, uri: str | None = None) -> list[tuple]:
+    with mysql_connect(uri or MYSQL_ADMIN) as c, c.cursor() as cur:
+        cur.execute(sql)
+        return list(cur.fetchall()) if cur.description else []
+
+
+def new_mysql_database(prefix: str = "ff_e2e") -> str:
+    """A new, empty MariaDB database; returns its URI. Dropped when the session ends."""
+    if not MYSQL_ADMIN:
+        raise RuntimeError("FERROFLOW_TEST_MYSQL_URI is not set")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    mysql_admin(f"CREATE DATABASE {name}")
+    _mysql_databases.append(name)
+    return f"{MYSQL_ADMIN}/{name}"
+
+
 @pytest.fixture(scope="session", autouse=True)
-def drop_pg_databases():
+def drop_test_databases():
     yield
     for name in _pg_databases:
         try:
             pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         except Exception:  # the server may be gone already; CI machines are thrown away
+            pass
+    for name in _mysql_databases:
+        try:
+            mysql_admin(f"DROP DATABASE IF EXISTS {name}")
+        except Exception:
             pass
 
 
@@ -94,10 +135,12 @@ class Server:
     def __init__(self, workdir: pathlib.Path, *args: str, env: dict | None = None):
         self.workdir = workdir
         self.args = list(args)
-        if E2E_DATABASE == "postgresql" and "--backend-store-uri" not in self.args:
+        if E2E_DATABASE != "sqlite" and "--backend-store-uri" not in self.args:
             # One database per working directory, as ./mlflow.db would be.
-            uri = _pg_by_workdir.setdefault(str(workdir), new_pg_database())
-            self.args += ["--backend-store-uri", uri]
+            if str(workdir) not in _db_by_workdir:
+                new = {"postgresql": new_pg_database, "mysql": new_mysql_database}[E2E_DATABASE]
+                _db_by_workdir[str(workdir)] = new()
+            self.args += ["--backend-store-uri", _db_by_workdir[str(workdir)]]
         self.port = free_port()
         self.proc = None
         self.env = {**os.environ, **(env or {})}

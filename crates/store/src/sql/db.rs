@@ -107,6 +107,15 @@ pub trait Conn: Send {
         Ok(None)
     }
 
+    /// Runs an `INSERT` of one row into a table whose `id_col` the database numbers, and
+    /// returns the number it gave.
+    fn insert_returning_id(&self, sql: Sql, id_col: &str) -> Result<i64> {
+        let sql = sql.then(" RETURNING ").then(id_col);
+        self.query_opt(&sql)?
+            .ok_or_else(|| Error::internal("an insert returned no id"))?
+            .i64(id_col)
+    }
+
     fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
         let mut rows = Vec::new();
         self.query_each(sql, &mut |r| {
@@ -339,7 +348,7 @@ impl Drop for Checkpointer {
 
 // ---- the reader pool ----
 
-type Opener = dyn Fn() -> Result<Box<dyn Conn>> + Send + Sync;
+pub(crate) type Opener = dyn Fn() -> Result<Box<dyn Conn>> + Send + Sync;
 
 /// Reader connections, used one closure at a time on tokio's blocking pool.
 #[derive(Clone)]

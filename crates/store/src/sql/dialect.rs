@@ -77,6 +77,102 @@ impl Dialect {
         }
     }
 
+    /// The tail of an `INSERT` that updates `set` from the new row when a row with the same
+    /// `conflict` key exists (MySQL finds the key itself: any unique key of the table).
+    pub fn upsert(self, conflict: &str, set: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => {
+                let set: Vec<String> = set.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                format!(" ON CONFLICT ({conflict}) DO UPDATE SET {}", set.join(", "))
+            }
+            Dialect::Mysql => {
+                let set: Vec<String> = set.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+                format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "))
+            }
+        }
+    }
+
+    /// The tail of an `INSERT` that skips rows whose unique key exists already, and only
+    /// those (MySQL's `INSERT IGNORE` would also pass over other errors). `col` is any
+    /// column of the table, for MySQL's assignment that changes nothing.
+    pub fn skip_duplicates(self, col: &str) -> String {
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => " ON CONFLICT DO NOTHING".to_string(),
+            Dialect::Mysql => format!(" ON DUPLICATE KEY UPDATE {col} = {col}"),
+        }
+    }
+
+    /// The tail of an `INSERT` into `table` that replaces the row with the same `conflict`
+    /// key only when the new row is greater in `order` (compared column by column, as a
+    /// tuple), copying `order` and `also` from it.
+    ///
+    /// MySQL has no condition on the update as a whole; each assignment carries it, and
+    /// MySQL evaluates assignments left to right, each seeing the ones before. So `also`
+    /// goes first and `order` last, least significant column first: when the new row is
+    /// greater, the columns already assigned equal the new row's, and the comparison that
+    /// remains is that of the columns not assigned yet, which is true exactly when the
+    /// column being assigned still differs.
+    pub fn upsert_if_greater(
+        self,
+        table: &str,
+        conflict: &str,
+        order: &[&str],
+        also: &[&str],
+    ) -> String {
+        let new: Vec<String> = order
+            .iter()
+            .map(|c| match self {
+                Dialect::Mysql => format!("VALUES({c})"),
+                _ => format!("excluded.{c}"),
+            })
+            .collect();
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => {
+                let set: Vec<String> = also
+                    .iter()
+                    .chain(order)
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
+                let old: Vec<String> = order.iter().map(|c| format!("{table}.{c}")).collect();
+                format!(
+                    " ON CONFLICT ({conflict}) DO UPDATE SET {} WHERE ({}) > ({})",
+                    set.join(", "),
+                    new.join(", "),
+                    old.join(", ")
+                )
+            }
+            Dialect::Mysql => {
+                let greater = format!("({}) > ({})", new.join(", "), order.join(", "));
+                let set: Vec<String> = also
+                    .iter()
+                    .chain(order.iter().rev())
+                    .map(|c| format!("{c} = IF({greater}, VALUES({c}), {c})"))
+                    .collect();
+                format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "))
+            }
+        }
+    }
+
+    /// `col` compared byte for byte: MySQL's collations ignore case (and trailing spaces),
+    /// its `BINARY` does not. Search filters compare so on every database, as MLflow's do.
+    pub fn exact(self, col: &str) -> String {
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => col.to_string(),
+            Dialect::Mysql => format!("BINARY {col}"),
+        }
+    }
+
+    /// `col = ?` or `col != ?` (`op`), compared byte for byte, and how many times the
+    /// value is bound. On MySQL the comparison under the collation comes first, so that
+    /// an index on `col` still serves it.
+    pub fn equality(self, col: &str, op: &str) -> (String, usize) {
+        match (self, op) {
+            (Dialect::Mysql, "=") => (format!("({col} = ? AND BINARY {col} = ?)"), 2),
+            (Dialect::Mysql, _) => (format!("({col} {op} ? OR BINARY {col} {op} ?)"), 2),
+            _ => (format!("{col} {op} ?"), 1),
+        }
+    }
+
     /// A case-sensitive `LIKE` of `col` against one bound pattern.
     ///
     /// SQLite's `LIKE` ignores ASCII case, so there the pattern is translated to `GLOB`.

@@ -91,13 +91,11 @@ fn attach_tags(c: &dyn Conn, exps: &mut [Experiment]) -> Result<()> {
 
 fn upsert_tag(c: &dyn Conn, id: i64, t: &Tag) -> Result<()> {
     c.execute(
-        &Sql::new(
-            "INSERT INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?) \
-             ON CONFLICT (key, experiment_id) DO UPDATE SET value = excluded.value",
-        )
-        .with(&t.key)
-        .with(&t.value)
-        .with(id),
+        &Sql::new("INSERT INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?)")
+            .then(&c.dialect().upsert("key, experiment_id", &["value"]))
+            .with(&t.key)
+            .with(&t.value)
+            .with(id),
     )?;
     Ok(())
 }
@@ -121,19 +119,17 @@ pub async fn create(
                 ));
             }
             let now = now_millis();
-            let row = c
-                .query_opt(
-                    &Sql::new(
-                        "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) \
-                         VALUES (?, ?, 'active', ?, ?, 'default') RETURNING experiment_id",
-                    )
-                    .with(&name)
-                    .with(location.clone().unwrap_or_default())
-                    .with(now)
-                    .with(now),
-                )?
-                .ok_or_else(|| Error::internal("the experiment insert returned no id"))?;
-            let id = row.i64("experiment_id")?;
+            let id = c.insert_returning_id(
+                Sql::new(
+                    "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) \
+                     VALUES (?, ?, 'active', ?, ?, 'default')",
+                )
+                .with(&name)
+                .with(location.clone().unwrap_or_default())
+                .with(now)
+                .with(now),
+                "experiment_id",
+            )?;
             if location.is_none() {
                 let loc = ferroflow_core::uri::join(&root, &id.to_string());
                 c.execute(&Sql::new("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?").with(loc).with(id))?;

@@ -122,9 +122,9 @@ pub(super) fn upsert_tags(c: &dyn Conn, model_id: &str, exp_id: i64, tags: &[Tag
     for t in tags {
         c.execute(
             &Sql::new(
-                "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (model_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+                "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) VALUES (?, ?, ?, ?)",
             )
+            .then(&c.dialect().upsert("model_id, tag_key", &["tag_value"]))
             .with(model_id)
             .with(exp_id)
             .with(&t.key)
@@ -138,9 +138,9 @@ fn upsert_params(c: &dyn Conn, model_id: &str, exp_id: i64, params: &[Param]) ->
     for p in params {
         c.execute(
             &Sql::new(
-                "INSERT INTO logged_model_params (model_id, experiment_id, param_key, param_value) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (model_id, param_key) DO UPDATE SET param_value = excluded.param_value",
+                "INSERT INTO logged_model_params (model_id, experiment_id, param_key, param_value) VALUES (?, ?, ?, ?)",
             )
+            .then(&c.dialect().upsert("model_id, param_key", &["param_value"]))
             .with(model_id)
             .with(exp_id)
             .with(&p.key)

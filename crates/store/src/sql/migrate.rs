@@ -7,6 +7,10 @@
 //! - a database at the head revision is used as is;
 //! - any other revision, or tables without `alembic_version`, is refused with a message
 //!   that says what to do.
+//!
+//! MySQL commits before and after every `CREATE`, so there a transaction cannot keep a
+//! second process from creating the schema too; a named lock (`GET_LOCK`) held for the
+//! whole check does.
 
 use ferroflow_core::{Error, Result, now_millis};
 
@@ -19,6 +23,10 @@ pub const HEAD_REVISION: &str = "dc11669786a5";
 
 const SQLITE_SCHEMA: &str = include_str!("schema/sqlite.sql");
 const POSTGRES_SCHEMA: &str = include_str!("schema/postgres.sql");
+const MYSQL_SCHEMA: &str = include_str!("schema/mysql.sql");
+
+/// The named lock MySQL processes take while they look at and create the schema.
+const MYSQL_SCHEMA_LOCK: &str = "ferroflow_schema";
 
 /// The advisory lock PostgreSQL processes take while they look at and create the schema
 /// (an arbitrary constant: "ferroflow" in ASCII, truncated).
@@ -31,20 +39,87 @@ pub enum MigrationOutcome {
     UpToDate,
 }
 
-/// Secondary indexes Ferroflow adds for its queries. MLflow's code never sees them (it
-/// names indexes itself and its migrations recreate the tables they rebuild), so a
-/// database with them stays one Python MLflow opens as is.
-const FERROFLOW_INDEXES: &str = "\
-    CREATE INDEX IF NOT EXISTS ferroflow_latest_metrics_key_value ON latest_metrics (key, value);\
-    CREATE INDEX IF NOT EXISTS ferroflow_runs_experiment ON runs (experiment_id, lifecycle_stage);\
-    CREATE INDEX IF NOT EXISTS ferroflow_metrics_history ON metrics (run_uuid, key, step, timestamp, value, is_nan);";
+/// Secondary indexes Ferroflow adds for its queries, as (name, table, columns). MLflow's
+/// code never sees them (it names indexes itself and its migrations recreate the tables
+/// they rebuild), so a database with them stays one Python MLflow opens as is.
+const FERROFLOW_INDEXES: &[(&str, &str, &str)] = &[
+    (
+        "ferroflow_latest_metrics_key_value",
+        "latest_metrics",
+        "key, value",
+    ),
+    (
+        "ferroflow_runs_experiment",
+        "runs",
+        "experiment_id, lifecycle_stage",
+    ),
+    (
+        "ferroflow_metrics_history",
+        "metrics",
+        "run_uuid, key, step, timestamp, value, is_nan",
+    ),
+];
 
 /// Creates Ferroflow's secondary indexes, if missing.
 pub(crate) fn create_ferroflow_indexes(conn: &dyn Conn) -> Result<()> {
-    conn.execute_script(FERROFLOW_INDEXES)
+    let existing: Vec<String> = match conn.dialect() {
+        // MySQL has no `CREATE INDEX IF NOT EXISTS` (MariaDB has).
+        Dialect::Mysql => conn
+            .query(&Sql::new(
+                "SELECT DISTINCT index_name AS name FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND index_name LIKE 'ferroflow%'",
+            ))?
+            .iter()
+            .map(|r| r.str("name"))
+            .collect::<Result<_>>()?,
+        Dialect::Sqlite | Dialect::Postgres => Vec::new(),
+    };
+    let mut script = String::new();
+    for (name, table, cols) in FERROFLOW_INDEXES {
+        if existing.iter().any(|e| e == name) {
+            continue;
+        }
+        let if_missing = if conn.dialect() == Dialect::Mysql {
+            ""
+        } else {
+            "IF NOT EXISTS "
+        };
+        script.push_str(&format!(
+            "CREATE INDEX {if_missing}{name} ON {table} ({cols});"
+        ));
+    }
+    if script.is_empty() {
+        return Ok(());
+    }
+    conn.execute_script(&script)
 }
 
 pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<MigrationOutcome> {
+    if conn.dialect() != Dialect::Mysql {
+        return migrate_in_transaction(conn, default_artifact_root);
+    }
+    let locked = conn
+        .query_opt(&Sql::new("SELECT GET_LOCK(?, 60) AS locked").with(MYSQL_SCHEMA_LOCK))?
+        .map(|r| r.i64("locked"))
+        .transpose()?;
+    if locked != Some(1) {
+        return Err(Error::new(
+            ferroflow_core::ErrorCode::TEMPORARILY_UNAVAILABLE,
+            "Another process has been creating or checking this database's schema for a minute; try again",
+        ));
+    }
+    let result = migrate_in_transaction(conn, default_artifact_root);
+    let released =
+        conn.query(&Sql::new("SELECT RELEASE_LOCK(?) AS released").with(MYSQL_SCHEMA_LOCK));
+    let outcome = result?;
+    released?;
+    Ok(outcome)
+}
+
+fn migrate_in_transaction(
+    conn: &dyn Conn,
+    default_artifact_root: &str,
+) -> Result<MigrationOutcome> {
     // Another process may be creating the schema right now: wait for its lock.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -68,7 +143,7 @@ pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<Migration
         }
     }
     let result = migrate_locked(conn, default_artifact_root).and_then(|outcome| {
-        conn.execute_script(FERROFLOW_INDEXES)?;
+        create_ferroflow_indexes(conn)?;
         Ok(outcome)
     });
     match &result {
@@ -115,16 +190,18 @@ fn create_default_experiment(conn: &dyn Conn, root: &str) -> Result<()> {
 fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
     let tables = table_names(conn)?;
     if tables.is_empty() {
-        let schema = match conn.dialect() {
-            Dialect::Sqlite => SQLITE_SCHEMA,
-            Dialect::Postgres => POSTGRES_SCHEMA,
-            other => {
-                return Err(Error::invalid_state(format!(
-                    "creating a new {other:?} database is not supported yet"
-                )));
+        match conn.dialect() {
+            Dialect::Sqlite => conn.execute_script(SQLITE_SCHEMA)?,
+            Dialect::Postgres => conn.execute_script(POSTGRES_SCHEMA)?,
+            Dialect::Mysql => {
+                let version = conn
+                    .query_opt(&Sql::new("SELECT VERSION() AS v"))?
+                    .map(|r| r.str("v"))
+                    .transpose()?
+                    .unwrap_or_default();
+                conn.execute_script(&mysql_schema(&version))?
             }
-        };
-        conn.execute_script(schema)?;
+        }
         conn.execute(
             &Sql::new("INSERT INTO alembic_version (version_num) VALUES (?)").with(HEAD_REVISION),
         )?;
@@ -165,4 +242,46 @@ fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
          Upgrade it once with `mlflow db upgrade <uri>` from MLflow 3.17.2 (Ferroflow does not migrate older schemas yet), \
          or point Ferroflow at a new database."
     )))
+}
+
+/// The MySQL schema for the server `version` (`SELECT VERSION()`): MLflow's JSON columns are
+/// `longtext` with a `json_valid` check on MariaDB, as SQLAlchemy makes them there, and
+/// `json` on MySQL.
+fn mysql_schema(version: &str) -> std::borrow::Cow<'static, str> {
+    if version.contains("MariaDB") {
+        return MYSQL_SCHEMA.into();
+    }
+    const MARIADB_JSON: &str = "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin ";
+    let mut out = String::with_capacity(MYSQL_SCHEMA.len());
+    for line in MYSQL_SCHEMA.lines() {
+        match (line.find(MARIADB_JSON), line.find(" CHECK (json_valid(")) {
+            (Some(start), Some(check)) => {
+                let rest = &line[start + MARIADB_JSON.len()..check];
+                let tail = if line.ends_with(',') { "," } else { "" };
+                out.push_str(&format!("{}json {rest}{tail}", &line[..start]));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_columns_are_json_on_mysql_and_checked_longtext_on_mariadb() {
+        let maria = mysql_schema("10.11.19-MariaDB-0+deb12u1");
+        assert!(maria.contains("`inputs` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`inputs`)),"));
+        let mysql = mysql_schema("8.4.3");
+        assert!(mysql.contains("  `inputs` json NOT NULL,\n"), "{mysql}");
+        assert!(mysql.contains("  `tags` json DEFAULT NULL,\n"));
+        assert!(
+            !mysql
+                .lines()
+                .any(|l| !l.starts_with("--") && l.contains("json_valid"))
+        );
+    }
 }

@@ -11,6 +11,7 @@ mod import;
 mod logged_models;
 mod metrics;
 pub mod migrate;
+mod mysql;
 mod pg_tls;
 mod postgres;
 mod query;
@@ -81,6 +82,8 @@ pub enum Location {
     SqliteFile(String),
     /// `postgresql://`, `postgresql+psycopg2://`, `postgres://` ...
     Postgres(Box<postgres::PgTarget>),
+    /// `mysql://`, `mysql+pymysql://`, `mariadb+mariadbconnector://` ...
+    Mysql(Box<mysql::MyTarget>),
 }
 
 pub fn parse_database_uri(uri: &str) -> Result<Location> {
@@ -106,9 +109,10 @@ pub fn parse_database_uri(uri: &str) -> Result<Location> {
         "postgresql" | "postgres" => Ok(Location::Postgres(Box::new(postgres::PgTarget::parse(
             uri,
         )?))),
-        "mysql" | "mariadb" | "mssql" => Err(Error::invalid_param(format!(
-            "The {base} backend store is not supported yet; use sqlite:///path.db"
-        ))),
+        "mysql" | "mariadb" => Ok(Location::Mysql(Box::new(mysql::MyTarget::parse(uri)?))),
+        "mssql" => Err(Error::invalid_param(
+            "The mssql backend store is not supported; use PostgreSQL, MySQL, MariaDB or SQLite",
+        )),
         other => Err(Error::invalid_param(format!(
             "Unsupported database scheme '{other}' in '{uri}'"
         ))),
@@ -121,6 +125,7 @@ impl SqlStore {
         match parse_database_uri(uri)? {
             Location::SqliteFile(path) => Self::open_sqlite(path, opts).await,
             Location::Postgres(target) => Self::open_postgres(target, opts).await,
+            Location::Mysql(target) => Self::open_mysql(target, opts).await,
         }
     }
 
@@ -167,24 +172,38 @@ impl SqlStore {
         opts: StoreOptions,
     ) -> Result<SqlStore> {
         let target = std::sync::Arc::new(*target);
+        let connect =
+            move || postgres::PgConn::connect(target.clone()).map(|c| Box::new(c) as Box<dyn Conn>);
+        Self::open_server(Dialect::Postgres, std::sync::Arc::new(connect), opts).await
+    }
+
+    async fn open_mysql(target: Box<mysql::MyTarget>, opts: StoreOptions) -> Result<SqlStore> {
+        let target = std::sync::Arc::new(*target);
+        let connect =
+            move || mysql::MyConn::connect(target.clone()).map(|c| Box::new(c) as Box<dyn Conn>);
+        Self::open_server(Dialect::Mysql, std::sync::Arc::new(connect), opts).await
+    }
+
+    /// A store on a database server: the schema checked (or created) on the writer's
+    /// connection, readers connected as the pool needs them.
+    async fn open_server(
+        dialect: Dialect,
+        connect: std::sync::Arc<db::Opener>,
+        opts: StoreOptions,
+    ) -> Result<SqlStore> {
         let root = opts.default_artifact_root.clone();
         let (writer_conn, migration) = tokio::task::spawn_blocking({
-            let target = target.clone();
+            let connect = connect.clone();
             move || -> Result<(Box<dyn Conn>, MigrationOutcome)> {
-                let conn = postgres::PgConn::connect(target)?;
-                let outcome = migrate::migrate(&conn, &root)?;
-                Ok((Box::new(conn), outcome))
+                let conn = connect()?;
+                let outcome = migrate::migrate(&*conn, &root)?;
+                Ok((conn, outcome))
             }
         })
         .await
         .map_err(|e| Error::internal(format!("opening the database failed: {e}")))??;
-        let read = Pool::new(
-            opts.read_connections,
-            Box::new(move || {
-                postgres::PgConn::connect(target.clone()).map(|c| Box::new(c) as Box<dyn Conn>)
-            }),
-        );
-        Self::assemble(Dialect::Postgres, read, writer_conn, None, migration, opts)
+        let read = Pool::new(opts.read_connections, Box::new(move || connect()));
+        Self::assemble(dialect, read, writer_conn, None, migration, opts)
     }
 
     fn assemble(

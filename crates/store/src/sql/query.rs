@@ -65,6 +65,11 @@ impl Sql {
         self.args.push(a.into());
         self
     }
+    /// Consuming form of [`Sql::push`], for one-line statements.
+    pub fn then(mut self, text: &str) -> Self {
+        self.text.push_str(text);
+        self
+    }
     /// Consuming form of [`Sql::arg`], for one-line statements.
     pub fn with(mut self, a: impl Into<Arg>) -> Self {
         self.args.push(a.into());
@@ -147,8 +152,15 @@ pub fn string_cond(d: Dialect, col: &str, op: Op, value: &Value, sql: &mut Sql) 
             sql.push(&d.ilike(col)).arg(p);
         }
         (Op::In | Op::NotIn, Value::List(l)) => {
-            sql.push(&format!("{col} {} ", op.as_str()))
+            sql.push(&format!("{} {} ", d.exact(col), op.as_str()))
                 .push_list(l.iter().cloned());
+        }
+        (Op::Eq | Op::Ne, Value::Str(s)) => {
+            let (text, binds) = d.equality(col, op.as_str());
+            sql.push(&text);
+            for _ in 0..binds {
+                sql.arg(s);
+            }
         }
         (_, Value::Str(s)) | (_, Value::Num(s)) => {
             sql.push(&format!("{col} {} ?", op.as_str())).arg(s);

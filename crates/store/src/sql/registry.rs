@@ -506,9 +506,9 @@ pub async fn get_latest_versions(
 fn set_model_tag(c: &dyn Conn, name: &str, t: &Tag) -> Result<()> {
     c.execute(
         &Sql::new(
-            "INSERT INTO registered_model_tags (key, value, name, workspace) VALUES (?, ?, ?, 'default') \
-             ON CONFLICT (workspace, key, name) DO UPDATE SET value = excluded.value",
+            "INSERT INTO registered_model_tags (key, value, name, workspace) VALUES (?, ?, ?, 'default')",
         )
+        .then(&c.dialect().upsert("workspace, key, name", &["value"]))
         .with(&t.key)
         .with(&t.value)
         .with(name),
@@ -972,9 +972,9 @@ pub async fn get_download_uri(store: &SqlStore, name: &str, version: &str) -> Re
 fn set_version_tag(c: &dyn Conn, name: &str, version: i64, t: &Tag) -> Result<()> {
     c.execute(
         &Sql::new(
-            "INSERT INTO model_version_tags (key, value, name, version, workspace) VALUES (?, ?, ?, ?, 'default') \
-             ON CONFLICT (workspace, key, name, version) DO UPDATE SET value = excluded.value",
+            "INSERT INTO model_version_tags (key, value, name, version, workspace) VALUES (?, ?, ?, ?, 'default')",
         )
+        .then(&c.dialect().upsert("workspace, key, name, version", &["value"]))
         .with(&t.key)
         .with(&t.value)
         .with(name)
@@ -1037,9 +1037,9 @@ pub async fn set_alias(store: &SqlStore, name: &str, alias: &str, version: &str)
             version_row(c, &name, v)?;
             c.execute(
                 &Sql::new(
-                    "INSERT INTO registered_model_aliases (alias, version, name, workspace) VALUES (?, ?, ?, 'default') \
-                     ON CONFLICT (workspace, name, alias) DO UPDATE SET version = excluded.version",
+                    "INSERT INTO registered_model_aliases (alias, version, name, workspace) VALUES (?, ?, ?, 'default')",
                 )
+                .then(&c.dialect().upsert("workspace, name, alias", &["version"]))
                 .with(&alias)
                 .with(v)
                 .with(&name),

@@ -9,10 +9,10 @@ use ferroflow_core::entities::{
 use ferroflow_core::validation::{parse_experiment_id, validate_run_id, validate_tag};
 use ferroflow_core::{Error, Result, ids, now_millis};
 
-use super::SqlStore;
 use super::db::{Conn, Row};
 use super::experiments;
 use super::query::{Arg, Sql};
+use super::{Dialect, SqlStore};
 use crate::{Batch, CreateRun, Garbage, RunUpdate};
 
 pub(super) const RUN_COLUMNS: &str = "r.run_uuid, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.experiment_id";
@@ -272,7 +272,7 @@ fn upsert_tags(c: &dyn Conn, run_id: &str, tags: &[Tag]) -> Result<()> {
             .arg(&t.value)
             .arg(run_id);
     }
-    sql.push(" ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value");
+    sql.push(&c.dialect().upsert("key, run_uuid", &["value"]));
     c.execute(&sql)?;
     if let Some(t) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
         c.execute(
@@ -377,8 +377,12 @@ pub async fn log_batch(store: &SqlStore, run_id: &str, mut batch: Batch) -> Resu
             .await;
     }
     // The statements are built here, so the writer thread only runs them.
-    let metric_sql = metric_statements(&run_id, &batch.metrics.iter().collect::<Vec<_>>());
-    let param_sql = param_statements(&run_id, &batch.params);
+    let metric_sql = metric_statements(
+        store.dialect,
+        &run_id,
+        &batch.metrics.iter().collect::<Vec<_>>(),
+    );
+    let param_sql = param_statements(store.dialect, &run_id, &batch.params);
     store
         .writer
         .write(move |c| {
@@ -414,7 +418,7 @@ fn check_params(c: &dyn Conn, run_id: &str, params: &[Tag]) -> Result<()> {
     Ok(())
 }
 
-fn param_statements(run_id: &str, params: &[Tag]) -> Vec<Sql> {
+fn param_statements(d: Dialect, run_id: &str, params: &[Tag]) -> Vec<Sql> {
     if params.is_empty() {
         return Vec::new();
     }
@@ -426,7 +430,7 @@ fn param_statements(run_id: &str, params: &[Tag]) -> Vec<Sql> {
             .arg(run_id);
     }
     // Same key and value again: nothing to do (a different value was refused before).
-    sql.push(" ON CONFLICT DO NOTHING");
+    sql.push(&d.skip_duplicates("value"));
     vec![sql]
 }
 
@@ -458,7 +462,7 @@ pub(super) fn merge_metric_writes(c: &dyn Conn, items: &[&MetricWrite]) -> Resul
             continue;
         }
         let metrics: Vec<&Metric> = mine.iter().flat_map(|&i| items[i].metrics.iter()).collect();
-        for sql in metric_statements(run_id, &metrics) {
+        for sql in metric_statements(c.dialect(), run_id, &metrics) {
             c.execute(&sql)?;
         }
     }
@@ -466,7 +470,7 @@ pub(super) fn merge_metric_writes(c: &dyn Conn, items: &[&MetricWrite]) -> Resul
 }
 
 /// The history rows, and the latest value per key: highest (step, timestamp, value).
-fn metric_statements(run_id: &str, metrics: &[&Metric]) -> Vec<Sql> {
+fn metric_statements(d: Dialect, run_id: &str, metrics: &[&Metric]) -> Vec<Sql> {
     if metrics.is_empty() {
         return Vec::new();
     }
@@ -489,7 +493,7 @@ fn metric_statements(run_id: &str, metrics: &[&Metric]) -> Vec<Sql> {
             .arg(m.step)
             .arg(i64::from(nan));
         }
-        sql.push(" ON CONFLICT DO NOTHING");
+        sql.push(&d.skip_duplicates("value"));
         out.push(sql);
     }
     let mut latest: HashMap<&str, &Metric> = HashMap::new();
@@ -525,12 +529,12 @@ fn metric_statements(run_id: &str, metrics: &[&Metric]) -> Vec<Sql> {
         .arg(i64::from(nan))
         .arg(run_id);
     }
-    sql.push(
-        " ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan \
-         WHERE excluded.step > latest_metrics.step \
-            OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
-            OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
-    );
+    sql.push(&d.upsert_if_greater(
+        "latest_metrics",
+        "key, run_uuid",
+        &["step", "timestamp", "value"],
+        &["is_nan"],
+    ));
     out.push(sql);
     out
 }
@@ -545,8 +549,9 @@ fn log_model_metrics(c: &dyn Conn, run: &RunInfo, metrics: &[Metric]) -> Result<
         c.execute(
             &Sql::new(
                 "INSERT INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, experiment_id, run_id, dataset_uuid, dataset_name, dataset_digest) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
             )
+            .then(&c.dialect().skip_duplicates("metric_value"))
             .with(m.model_id.clone())
             .with(&m.key)
             .with(m.timestamp)
@@ -646,7 +651,8 @@ pub async fn log_inputs(
                 )?;
                 for t in &input.tags {
                     c.execute(
-                        &Sql::new("INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                        &Sql::new("INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?)")
+                            .then(&c.dialect().skip_duplicates("value"))
                             .with(&input_uuid)
                             .with(&t.key)
                             .with(&t.value),
@@ -657,8 +663,9 @@ pub async fn log_inputs(
                 c.execute(
                     &Sql::new(
                         "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) \
-                         VALUES (?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, 0) ON CONFLICT DO NOTHING",
+                         VALUES (?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, 0)",
                     )
+                    .then(&c.dialect().skip_duplicates("step"))
                     .with(ids::new_uuid())
                     .with(&run_id)
                     .with(&m.model_id),
@@ -679,9 +686,9 @@ pub async fn log_outputs(store: &SqlStore, run_id: &str, models: Vec<ModelOutput
             for m in &models {
                 c.execute(
                     &Sql::new(
-                        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?) \
-                         ON CONFLICT (source_type, source_id, destination_type, destination_id) DO UPDATE SET step = excluded.step",
+                        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?)",
                     )
+                    .then(&c.dialect().upsert("source_type, source_id, destination_type, destination_id", &["step"]))
                     .with(ids::new_uuid())
                     .with(&run_id)
                     .with(&m.model_id)

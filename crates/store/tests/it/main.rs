@@ -1,7 +1,9 @@
 //! The store contract: one suite of behaviours, run against every store (the SQL store on
-//! a fresh SQLite file, the file store in a fresh directory), as quickwit's
-//! `metastore_test_suite!` runs one suite against each metastore.
+//! a fresh SQLite file, on a new PostgreSQL database and on a new MariaDB database, the
+//! file store in a fresh directory), as quickwit's `metastore_test_suite!` runs one suite
+//! against each metastore.
 
+mod my;
 mod pg;
 mod registry;
 mod search_props;
@@ -21,7 +23,13 @@ impl<T: TrackingStore + RegistryStore> Store for T {}
 pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub dir: tempfile::TempDir,
-    pub _database: Option<pg::Database>,
+    pub _database: Option<ServerDatabase>,
+}
+
+/// A database made on a server for one test, dropped with it.
+pub enum ServerDatabase {
+    Postgres(pg::Database),
+    Mysql(my::Database),
 }
 
 pub async fn sql_store() -> TestStore {
@@ -64,9 +72,21 @@ pub async fn file_store() -> TestStore {
 /// The SQL store on a new PostgreSQL database, or `None` where no server is configured.
 pub async fn pg_store() -> Option<TestStore> {
     let database = pg::Database::create()?;
+    let uri = database.uri.clone();
+    Some(server_store(&uri, ServerDatabase::Postgres(database)).await)
+}
+
+/// The SQL store on a new MySQL (MariaDB) database, or `None` where no server is configured.
+pub async fn mysql_store() -> Option<TestStore> {
+    let database = my::Database::create()?;
+    let uri = database.uri.clone();
+    Some(server_store(&uri, ServerDatabase::Mysql(database)).await)
+}
+
+async fn server_store(uri: &str, database: ServerDatabase) -> TestStore {
     let dir = tempfile::tempdir().unwrap();
     let store = SqlStore::open(
-        &database.uri,
+        uri,
         StoreOptions {
             default_artifact_root: "mlflow-artifacts:/".into(),
             ..Default::default()
@@ -74,11 +94,11 @@ pub async fn pg_store() -> Option<TestStore> {
     )
     .await
     .unwrap();
-    Some(TestStore {
+    TestStore {
         store: Arc::new(store),
         dir,
         _database: Some(database),
-    })
+    }
 }
 
 /// Runs each named test of the suite against every store.
@@ -93,6 +113,13 @@ macro_rules! store_contract {
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $test() {
                 if let Some(store) = crate::pg_store().await {
+                    crate::$module::$test(store).await
+                }
+            })*
+        }
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $test() {
+                if let Some(store) = crate::mysql_store().await {
                     crate::$module::$test(store).await
                 }
             })*
