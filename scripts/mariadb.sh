@@ -33,7 +33,7 @@ if ! as_root "SELECT 1" >/dev/null 2>&1; then
 fi
 as_root "CREATE USER IF NOT EXISTS 'ferroflow'@'127.0.0.1' IDENTIFIED BY 'ferroflow';
          CREATE USER IF NOT EXISTS 'ferroflow'@'localhost' IDENTIFIED BY 'ferroflow';
-         GRANT ALL PRIVILEGES ON *.* TO 'ferroflow'@'127.0.0.1';
-         GRANT ALL PRIVILEGES ON *.* TO 'ferroflow'@'localhost';" >&2
+         GRANT ALL PRIVILEGES ON *.* TO 'ferroflow'@'127.0.0.1' WITH GRANT OPTION;
+         GRANT ALL PRIVILEGES ON *.* TO 'ferroflow'@'localhost' WITH GRANT OPTION;" >&2
 port=$(as_root "SELECT @@port")
 echo "mysql://ferroflow:ferroflow@127.0.0.1:$port"

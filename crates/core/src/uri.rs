@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 pub enum TrackingUri {
     /// A Ferroflow or MLflow server.
     Http(String),
-    /// A SQL database URL (`sqlite:///mlflow.db`, `postgresql://...`, `mysql://...`).
+    /// A SQL database URL (`sqlite:///mlflow.db`, `postgresql://...`, `mysql://...`;
+    /// also `mariadb://...`, which SQLAlchemy knows and MLflow itself refuses).
     Database(String),
     /// MLflow's legacy file store (a directory of `meta.yaml` files).
     File(String),
@@ -26,6 +27,7 @@ impl TrackingUri {
                 if s == "sqlite"
                     || s.starts_with("postgres")
                     || s.starts_with("mysql")
+                    || s.starts_with("mariadb")
                     || s.starts_with("mssql") =>
             {
                 TrackingUri::Database(uri.to_string())

@@ -79,6 +79,9 @@ impl Dialect {
 
     /// The tail of an `INSERT` that updates `set` from the new row when a row with the same
     /// `conflict` key exists (MySQL finds the key itself: any unique key of the table).
+    ///
+    /// On MySQL a key that differs only in case is the same key; the row then takes the
+    /// key as this insert spells it, as MLflow's `session.merge` leaves it there.
     pub fn upsert(self, conflict: &str, set: &[&str]) -> String {
         match self {
             Dialect::Sqlite | Dialect::Postgres => {
@@ -86,7 +89,11 @@ impl Dialect {
                 format!(" ON CONFLICT ({conflict}) DO UPDATE SET {}", set.join(", "))
             }
             Dialect::Mysql => {
-                let set: Vec<String> = set.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+                let set: Vec<String> = conflict
+                    .split(", ")
+                    .chain(set.iter().copied())
+                    .map(|c| format!("{c} = VALUES({c})"))
+                    .collect();
                 format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "))
             }
         }
