@@ -1,7 +1,9 @@
 //! One contract for every artifact backend: local disk, S3 (`moto_server`) and Azure Blob
 //! Storage (Azurite), the real APIs that `scripts/objectstores.sh` starts on loopback.
-//! Google Cloud Storage is not here: `gcp-storage-emulator` serves only GCS's JSON API,
-//! and object_store reads and writes objects through its XML API (501 from the emulator).
+//! Google Cloud Storage is not here: object_store reads and writes objects through GCS's
+//! XML API, and `gcp-storage-emulator` (2026.7.19) serves little of it: its uploads answer
+//! without the `ETag` a PUT returns, multipart uploads (`POST ?uploads`) answer 501, and a
+//! percent-encoded bucket name (object_store encodes `-`) is not routed at all.
 //!
 //! `FERROFLOW_TEST_S3_URI` and `FERROFLOW_TEST_AZURE_URI` name an existing bucket each
 //! (with `MLFLOW_S3_ENDPOINT_URL` and AWS keys, `AZURE_STORAGE_CONNECTION_STRING`); without
