@@ -230,6 +230,21 @@ def new_database(admin_uri, name):
     return f"{admin_uri.rsplit('/', 1)[0]}/{name}"
 
 
+def new_mysql_database(admin_uri, name):
+    """(Re)creates database `name` on the MySQL server of `admin_uri` (mysql://user:pw@host:port);
+    returns its URI as PyMySQL reaches it, which both servers take."""
+    import urllib.parse
+
+    import pymysql
+
+    u = urllib.parse.urlsplit(admin_uri)
+    with pymysql.connect(host=u.hostname, port=u.port or 3306, user=u.username, password=u.password or "", autocommit=True) as c:
+        with c.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+            cur.execute(f"CREATE DATABASE {name}")
+    return f"mysql+pymysql://{u.netloc}/{name}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ferroflow", required=True)
@@ -239,6 +254,7 @@ def main():
     ap.add_argument("--duration", type=int, default=20, help="seconds per throughput scenario")
     ap.add_argument("--out", help="also write the results as JSON here")
     ap.add_argument("--postgres", metavar="ADMIN_URI", help="run both servers on PostgreSQL: each gets a new database on the server this role reaches (bash bench/run.sh --postgres starts Debian's)")
+    ap.add_argument("--mysql", metavar="ADMIN_URI", help="run both servers on MySQL: each gets a new database on the server this user reaches (bash bench/run.sh --mysql starts Debian's MariaDB)")
     ap.add_argument("--reuse-mlflow", help="take MLflow's results from this JSON (a previous --out) instead of measuring again")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -247,6 +263,8 @@ def main():
     backend = lambda name: "sqlite:///bench.db"
     if args.postgres:
         backend = lambda name: new_database(args.postgres, f"bench_{name}")
+    if args.mysql:
+        backend = lambda name: new_mysql_database(args.mysql, f"bench_{name}")
     targets = [
         ("ferroflow", [args.ferroflow, "server", "--port", "{port}", "--backend-store-uri", backend("ferroflow")]),
         ("mlflow", [args.mlflow, "server", "--port", "{port}", "--backend-store-uri", backend("mlflow")]),

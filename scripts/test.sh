@@ -72,7 +72,10 @@ fi
 
 echo "== end-to-end tests on MariaDB: every server a test starts gets a MariaDB database"
 if [ -n "$FERROFLOW_TEST_MYSQL_URI" ] || [ -n "${CI:-}" ]; then
-  FERROFLOW_E2E_DATABASE=mysql "$venv/bin/python" -m pytest -p no:cacheprovider "${server_db_tests[@]}" "$@"
+  # Model serving reads the store as it does on PostgreSQL; its minutes are spent there.
+  mysql_tests=()
+  for t in "${server_db_tests[@]}"; do [ "$t" = tests/e2e/test_models.py ] || mysql_tests+=("$t"); done
+  FERROFLOW_E2E_DATABASE=mysql "$venv/bin/python" -m pytest -p no:cacheprovider "${mysql_tests[@]}" "$@"
 else
   echo "skipped: no MariaDB here"
 fi
