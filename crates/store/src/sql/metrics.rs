@@ -35,10 +35,11 @@ pub async fn history(
     let offset = page_token::decode_offset(token.as_deref())?;
     // Served in order by the `ferroflow_metrics_history` index, without a sort; a
     // `from_step` seeks into it.
-    let mut sql = Sql::new(
-        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ?",
-    );
-    sql.arg(run_id).arg(key);
+    let mut sql = Sql::new("SELECT value, timestamp, step, is_nan FROM metrics");
+    sql.push(&store.dialect.use_index("ferroflow_metrics_history"))
+        .push(" WHERE run_uuid = ? AND key = ?")
+        .arg(run_id)
+        .arg(key);
     if let Some(from) = from_step {
         sql.push(" AND step >= ?").arg(from);
     }
