@@ -68,14 +68,20 @@ def pg_admin(sql: str) -> None:
         c.execute(sql)
 
 
+def _new_database(admin_uri: str, base: str, admin, made: list[str], prefix: str) -> str:
+    """A new, empty database on the server `admin_uri` names (created through `admin`),
+    noted in `made` to be dropped when the session ends; returns `base`/name."""
+    if not admin_uri:
+        raise RuntimeError("no database server is configured (FERROFLOW_TEST_POSTGRES_URI, FERROFLOW_TEST_MYSQL_URI)")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin(f"CREATE DATABASE {name}")
+    made.append(name)
+    return f"{base}/{name}"
+
+
 def new_pg_database(prefix: str = "ff_e2e") -> str:
     """A new, empty PostgreSQL database; returns its URI. Dropped when the session ends."""
-    if not PG_ADMIN:
-        raise RuntimeError("FERROFLOW_TEST_POSTGRES_URI is not set")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    pg_admin(f"CREATE DATABASE {name}")
-    _pg_databases.append(name)
-    return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    return _new_database(PG_ADMIN, PG_ADMIN.rsplit("/", 1)[0], pg_admin, _pg_databases, prefix)
 
 
 def mysql_connect(uri: str):
@@ -100,12 +106,7 @@ def mysql_admin(sql: str, uri: str | None = None) -> list[tuple]:
 
 def new_mysql_database(prefix: str = "ff_e2e") -> str:
     """A new, empty MariaDB database; returns its URI. Dropped when the session ends."""
-    if not MYSQL_ADMIN:
-        raise RuntimeError("FERROFLOW_TEST_MYSQL_URI is not set")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    mysql_admin(f"CREATE DATABASE {name}")
-    _mysql_databases.append(name)
-    return f"{MYSQL_ADMIN}/{name}"
+    return _new_database(MYSQL_ADMIN, MYSQL_ADMIN, mysql_admin, _mysql_databases, prefix)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -202,19 +203,20 @@ MLFLOW = pathlib.Path(os.environ.get("FERROFLOW_REFERENCE_MLFLOW") or pathlib.Pa
 
 class Reference:
     """The reference, `mlflow server` 3.17.2, on SQLite in its own directory (artifacts
-    proxied into its ./mlartifacts, as by default)."""
+    proxied into its ./mlartifacts, as by default), or on the database `backend` names."""
 
-    def __init__(self, workdir: pathlib.Path, *args: str):
+    def __init__(self, workdir: pathlib.Path, *args: str, backend: str = "sqlite:///ref.db"):
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / ("ref.log" if backend == "sqlite:///ref.db" else f"ref-{self.port}.log")
         self.proc = subprocess.Popen(
             [str(MLFLOW), "server", "--port", str(self.port), "--workers", "1",
-             "--backend-store-uri", "sqlite:///ref.db", *args],
-            cwd=workdir, stdout=open(workdir / "ref.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+             "--backend-store-uri", backend, *args],
+            cwd=workdir, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
             env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
@@ -223,7 +225,7 @@ class Reference:
                     return
             except requests.RequestException:
                 time.sleep(0.2)
-        raise RuntimeError((workdir / "ref.log").read_text()[-3000:])
+        raise RuntimeError(self.log.read_text()[-3000:])
 
     def api(self, method: str, endpoint: str, **kw) -> requests.Response:
         return requests.request(method, f"{self.url}/api/2.0/mlflow/{endpoint}", timeout=60, **kw)

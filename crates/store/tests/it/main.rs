@@ -3,10 +3,9 @@
 //! file store in a fresh directory), as quickwit's `metastore_test_suite!` runs one suite
 //! against each metastore.
 
-mod my;
-mod pg;
 mod registry;
 mod search_props;
+mod server_db;
 mod tracking;
 mod transfer;
 
@@ -23,13 +22,7 @@ impl<T: TrackingStore + RegistryStore> Store for T {}
 pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub dir: tempfile::TempDir,
-    pub _database: Option<ServerDatabase>,
-}
-
-/// A database made on a server for one test, dropped with it.
-pub enum ServerDatabase {
-    Postgres(pg::Database),
-    Mysql(my::Database),
+    pub _database: Option<server_db::Database>,
 }
 
 pub async fn sql_store() -> TestStore {
@@ -71,22 +64,19 @@ pub async fn file_store() -> TestStore {
 
 /// The SQL store on a new PostgreSQL database, or `None` where no server is configured.
 pub async fn pg_store() -> Option<TestStore> {
-    let database = pg::Database::create()?;
-    let uri = database.uri.clone();
-    Some(server_store(&uri, ServerDatabase::Postgres(database)).await)
+    server_store(server_db::Engine::Postgres).await
 }
 
 /// The SQL store on a new MySQL (MariaDB) database, or `None` where no server is configured.
 pub async fn mysql_store() -> Option<TestStore> {
-    let database = my::Database::create()?;
-    let uri = database.uri.clone();
-    Some(server_store(&uri, ServerDatabase::Mysql(database)).await)
+    server_store(server_db::Engine::Mysql).await
 }
 
-async fn server_store(uri: &str, database: ServerDatabase) -> TestStore {
+async fn server_store(engine: server_db::Engine) -> Option<TestStore> {
+    let database = server_db::Database::create(engine)?;
     let dir = tempfile::tempdir().unwrap();
     let store = SqlStore::open(
-        uri,
+        &database.uri,
         StoreOptions {
             default_artifact_root: "mlflow-artifacts:/".into(),
             ..Default::default()
@@ -94,11 +84,11 @@ async fn server_store(uri: &str, database: ServerDatabase) -> TestStore {
     )
     .await
     .unwrap();
-    TestStore {
+    Some(TestStore {
         store: Arc::new(store),
         dir,
         _database: Some(database),
-    }
+    })
 }
 
 /// Runs each named test of the suite against every store.

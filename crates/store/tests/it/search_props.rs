@@ -233,7 +233,7 @@ proptest! {
         filters in proptest::collection::vec(filter(), 1..6),
         orders in proptest::collection::vec(order(), 1..4),
     ) {
-        if crate::pg::configured() {
+        if crate::server_db::Engine::Postgres.configured() {
             run_case(|| Box::pin(async { crate::pg_store().await.unwrap() }), specs, filters, orders, StringOrder::Bytes);
         }
     }
@@ -244,7 +244,7 @@ proptest! {
         filters in proptest::collection::vec(filter(), 1..6),
         orders in proptest::collection::vec(order(), 1..4),
     ) {
-        if crate::my::configured() {
+        if crate::server_db::Engine::Mysql.configured() {
             run_case(|| Box::pin(async { crate::mysql_store().await.unwrap() }), specs, filters, orders, StringOrder::IgnoringCase);
         }
     }
