@@ -450,6 +450,8 @@ pub(super) fn merge_metric_writes(c: &dyn Conn, items: &[&MetricWrite]) -> Resul
             runs.push(&item.run_id);
         }
     }
+    // Runs in one order on every replica, as their rows below (see `metric_statements`).
+    runs.sort_unstable();
     for run_id in runs {
         let mine: Vec<usize> = (0..items.len())
             .filter(|&i| items[i].run_id == run_id)
@@ -515,7 +517,11 @@ fn metric_statements(d: Dialect, run_id: &str, metrics: &[&Metric]) -> Vec<Sql> 
     let mut sql = Sql::new(
         "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES ",
     );
-    for (i, m) in latest.values().enumerate() {
+    // In key order: concurrent writers (replicas) lock a run's rows in one order, so they
+    // queue instead of deadlocking.
+    let mut latest: Vec<&Metric> = latest.into_values().collect();
+    latest.sort_by(|a, b| a.key.cmp(&b.key));
+    for (i, m) in latest.iter().enumerate() {
         let (v, nan) = sanitize(m.value);
         sql.push(if i == 0 {
             "(?, ?, ?, ?, ?, ?)"
