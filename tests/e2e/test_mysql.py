@@ -109,8 +109,7 @@ def test_searches_and_names_behave_as_mlflow_on_mysql(workdir):
     ours = Server(workdir, "--backend-store-uri", new_mysql_database()).start()
     try:
         def both(method, endpoint, **kw):
-            a, b = ref.api(method, endpoint, **kw), ours.api(method, endpoint, **kw)
-            return a, b
+            return ref.api(method, endpoint, **kw), ours.api(method, endpoint, **kw)
 
         ids = {}
         for side, api in (("ref", ref.api), ("ours", ours.api)):

@@ -62,32 +62,26 @@ const FERROFLOW_INDEXES: &[(&str, &str, &str)] = &[
 
 /// Creates Ferroflow's secondary indexes, if missing.
 pub(crate) fn create_ferroflow_indexes(conn: &dyn Conn) -> Result<()> {
-    let existing: Vec<String> = match conn.dialect() {
-        // MySQL has no `CREATE INDEX IF NOT EXISTS` (MariaDB has).
-        Dialect::Mysql => conn
-            .query(&Sql::new(
+    // MySQL has no `CREATE INDEX IF NOT EXISTS` (MariaDB has): there the ones present are
+    // looked up first.
+    let (existing, if_missing): (Vec<String>, &str) = match conn.dialect() {
+        Dialect::Mysql => (
+            conn.query(&Sql::new(
                 "SELECT DISTINCT index_name AS name FROM information_schema.statistics \
                  WHERE table_schema = DATABASE() AND index_name LIKE 'ferroflow%'",
             ))?
             .iter()
             .map(|r| r.str("name"))
             .collect::<Result<_>>()?,
-        Dialect::Sqlite | Dialect::Postgres => Vec::new(),
+            "",
+        ),
+        Dialect::Sqlite | Dialect::Postgres => (Vec::new(), "IF NOT EXISTS "),
     };
-    let mut script = String::new();
-    for (name, table, cols) in FERROFLOW_INDEXES {
-        if existing.iter().any(|e| e == name) {
-            continue;
-        }
-        let if_missing = if conn.dialect() == Dialect::Mysql {
-            ""
-        } else {
-            "IF NOT EXISTS "
-        };
-        script.push_str(&format!(
-            "CREATE INDEX {if_missing}{name} ON {table} ({cols});"
-        ));
-    }
+    let script: String = FERROFLOW_INDEXES
+        .iter()
+        .filter(|(name, _, _)| !existing.iter().any(|e| e == name))
+        .map(|(name, table, cols)| format!("CREATE INDEX {if_missing}{name} ON {table} ({cols});"))
+        .collect();
     if script.is_empty() {
         return Ok(());
     }
