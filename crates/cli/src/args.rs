@@ -485,10 +485,15 @@ pub enum ArtifactsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Create MLflow's schema in a new database, or check an existing one is at MLflow
-    /// 3.17.2's revision.
+    /// Bring a database to MLflow 3.17.2's schema: create it in an empty database, upgrade
+    /// one made by an older MLflow (1.0 onwards) in place, or check one is already there.
+    ///
+    /// On SQLite and PostgreSQL the upgrade is one transaction: it completes or changes
+    /// nothing. MySQL commits each schema change, so there an interrupted upgrade is
+    /// finished by running this again. Take a backup first, as with `mlflow db upgrade`.
     Upgrade {
-        /// The database URI, e.g. sqlite:///mlflow.db.
+        /// The database URI, e.g. sqlite:///mlflow.db, postgresql://user:pw@host/db,
+        /// mysql://user:pw@host/db.
         url: String,
     },
 }

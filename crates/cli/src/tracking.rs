@@ -8,7 +8,6 @@ use ferroflow_artifacts::{ArtifactRepo, LocalRepo};
 use ferroflow_client::{Credentials, HttpArtifactRepo, RestStore};
 use ferroflow_core::uri::{self, TrackingUri};
 use ferroflow_core::validation::LongValues;
-use ferroflow_store::sql::{SqlStore, StoreOptions};
 use ferroflow_store::{RegistryStore, TrackingStore};
 
 use crate::env;
@@ -76,24 +75,6 @@ pub fn default_artifacts_destination() -> String {
     } else {
         "./mlruns".to_string()
     }
-}
-
-/// Opens a SQL store at `uri`, creating the schema if the database is new.
-pub async fn open_sql(uri: &str, default_artifact_root: &str) -> Result<SqlStore> {
-    let opts = StoreOptions {
-        default_artifact_root: default_artifact_root.to_string(),
-        long_values: long_values(),
-        ..Default::default()
-    };
-    SqlStore::open(uri, opts)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))
-        .with_context(|| {
-            format!(
-                "cannot open the backend store {}",
-                ferroflow_core::uri::without_password(uri)
-            )
-        })
 }
 
 /// Opens the database or file store at `uri`. `default_artifact_root` is where new

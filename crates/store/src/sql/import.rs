@@ -88,7 +88,7 @@ impl Importer {
     /// Creates MLflow's schema in a new database at `path` and opens its transaction.
     pub fn create(path: &Path) -> Result<Importer> {
         let conn = SqliteConn::create_for_bulk_load(&path.to_string_lossy())?;
-        super::migrate::migrate(&conn, "./mlruns")?;
+        super::migrate::migrate(&conn, "./mlruns", None)?;
         conn.execute_script("BEGIN; DELETE FROM experiments;")?;
         Ok(Importer {
             conn,

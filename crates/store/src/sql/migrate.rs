@@ -5,6 +5,8 @@
 //! - an empty database gets MLflow's head schema, the head revision and the `Default`
 //!   experiment;
 //! - a database at the head revision is used as is;
+//! - an older MLflow revision is upgraded when asked (`ferroflow db upgrade`, see
+//!   [`super::upgrade`]) and refused with a message that says so otherwise;
 //! - any other revision, or tables without `alembic_version`, is refused with a message
 //!   that says what to do.
 //!
@@ -17,6 +19,7 @@ use ferroflow_core::{Error, Result, now_millis};
 use super::Dialect;
 use super::db::Conn;
 use super::query::Sql;
+use super::upgrade::{self, Progress, REVISIONS, STATE_TABLE};
 
 /// MLflow 3.17.2's alembic head.
 pub const HEAD_REVISION: &str = "dc11669786a5";
@@ -37,6 +40,10 @@ const PG_SCHEMA_LOCK: i64 = 0x6665_7272_6f66_6c6f;
 pub enum MigrationOutcome {
     Created,
     UpToDate,
+    /// Brought from MLflow's revision `from` to the head.
+    Upgraded {
+        from: String,
+    },
 }
 
 /// Secondary indexes Ferroflow adds for its queries, as (name, table, columns). MLflow's
@@ -88,9 +95,16 @@ pub(crate) fn create_ferroflow_indexes(conn: &dyn Conn) -> Result<()> {
     conn.execute_script(&script)
 }
 
-pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<MigrationOutcome> {
+/// Brings the database's schema to MLflow's head, or refuses. `upgrade` (with where to
+/// report progress) allows upgrading from an older MLflow revision; without it such a
+/// database is refused.
+pub fn migrate(
+    conn: &dyn Conn,
+    default_artifact_root: &str,
+    upgrade: Option<Progress>,
+) -> Result<MigrationOutcome> {
     if conn.dialect() != Dialect::Mysql {
-        return migrate_in_transaction(conn, default_artifact_root);
+        return migrate_in_transaction(conn, default_artifact_root, upgrade);
     }
     let locked = conn
         .query_opt(&Sql::new("SELECT GET_LOCK(?, 60) AS locked").with(MYSQL_SCHEMA_LOCK))?
@@ -102,7 +116,7 @@ pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<Migration
             "Another process has been creating or checking this database's schema for a minute; try again",
         ));
     }
-    let result = migrate_in_transaction(conn, default_artifact_root);
+    let result = migrate_in_transaction(conn, default_artifact_root, upgrade);
     let released =
         conn.query(&Sql::new("SELECT RELEASE_LOCK(?) AS released").with(MYSQL_SCHEMA_LOCK));
     let outcome = result?;
@@ -113,6 +127,7 @@ pub fn migrate(conn: &dyn Conn, default_artifact_root: &str) -> Result<Migration
 fn migrate_in_transaction(
     conn: &dyn Conn,
     default_artifact_root: &str,
+    upgrade: Option<Progress>,
 ) -> Result<MigrationOutcome> {
     // Another process may be creating the schema right now: wait for its lock.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -136,7 +151,7 @@ fn migrate_in_transaction(
             return Err(e);
         }
     }
-    let result = migrate_locked(conn, default_artifact_root).and_then(|outcome| {
+    let result = migrate_locked(conn, default_artifact_root, upgrade).and_then(|outcome| {
         create_ferroflow_indexes(conn)?;
         Ok(outcome)
     });
@@ -149,7 +164,7 @@ fn migrate_in_transaction(
     result
 }
 
-fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
+pub(crate) fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
@@ -167,6 +182,15 @@ fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
         .collect()
 }
 
+/// What MLflow's server finds in a database it created: the `Default` experiment (which
+/// `mlflow db upgrade` leaves to the server) and the `default` workspace.
+fn create_defaults(conn: &dyn Conn, root: &str) -> Result<()> {
+    conn.execute(&Sql::new(
+        "INSERT INTO workspaces (name, description) VALUES ('default', 'Default workspace for legacy resources')",
+    ))?;
+    create_default_experiment(conn, root)
+}
+
 fn create_default_experiment(conn: &dyn Conn, root: &str) -> Result<()> {
     let now = now_millis();
     conn.execute(
@@ -181,26 +205,46 @@ fn create_default_experiment(conn: &dyn Conn, root: &str) -> Result<()> {
     Ok(())
 }
 
-fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
+/// MLflow 3.17.2's tables, empty, at its head revision.
+fn create_head(conn: &dyn Conn) -> Result<()> {
+    match conn.dialect() {
+        Dialect::Sqlite => conn.execute_script(SQLITE_SCHEMA)?,
+        Dialect::Postgres => conn.execute_script(POSTGRES_SCHEMA)?,
+        Dialect::Mysql => {
+            let version = conn
+                .query_opt(&Sql::new("SELECT VERSION() AS v"))?
+                .map(|r| r.str("v"))
+                .transpose()?
+                .unwrap_or_default();
+            conn.execute_script(&mysql_schema(&version))?
+        }
+    }
+    conn.execute(
+        &Sql::new("INSERT INTO alembic_version (version_num) VALUES (?)").with(HEAD_REVISION),
+    )?;
+    Ok(())
+}
+
+fn migrate_locked(
+    conn: &dyn Conn,
+    root: &str,
+    upgrade: Option<Progress>,
+) -> Result<MigrationOutcome> {
     let tables = table_names(conn)?;
     if tables.is_empty() {
-        match conn.dialect() {
-            Dialect::Sqlite => conn.execute_script(SQLITE_SCHEMA)?,
-            Dialect::Postgres => conn.execute_script(POSTGRES_SCHEMA)?,
-            Dialect::Mysql => {
-                let version = conn
-                    .query_opt(&Sql::new("SELECT VERSION() AS v"))?
-                    .map(|r| r.str("v"))
-                    .transpose()?
-                    .unwrap_or_default();
-                conn.execute_script(&mysql_schema(&version))?
-            }
-        }
-        conn.execute(
-            &Sql::new("INSERT INTO alembic_version (version_num) VALUES (?)").with(HEAD_REVISION),
-        )?;
-        create_default_experiment(conn, root)?;
+        create_head(conn)?;
+        create_defaults(conn, root)?;
         return Ok(MigrationOutcome::Created);
+    }
+    if tables.iter().any(|t| t == STATE_TABLE) {
+        let Some(progress) = upgrade else {
+            return Err(Error::invalid_state(
+                "An interrupted `ferroflow db upgrade` left this database between two MLflow schemas (its rows are kept aside). \
+                 Run `ferroflow db upgrade <uri>` again to finish it.",
+            ));
+        };
+        let from = upgrade::finish(conn, &create_head, progress)?;
+        return Ok(MigrationOutcome::Upgraded { from });
     }
     if !tables.iter().any(|t| t == "alembic_version") {
         return Err(Error::invalid_state(format!(
@@ -231,11 +275,21 @@ fn migrate_locked(conn: &dyn Conn, root: &str) -> Result<MigrationOutcome> {
         }
         return Ok(MigrationOutcome::UpToDate);
     }
-    Err(Error::invalid_state(format!(
-        "This MLflow database is at schema revision '{revision}', and Ferroflow speaks MLflow 3.17.2's schema ('{HEAD_REVISION}'). \
-         Upgrade it once with `mlflow db upgrade <uri>` from MLflow 3.17.2 (Ferroflow does not migrate older schemas yet), \
-         or point Ferroflow at a new database."
-    )))
+    match upgrade {
+        Some(progress) if REVISIONS.contains(&revision.as_str()) => {
+            upgrade::start(conn, &tables, &revision, &create_head, progress)?;
+            Ok(MigrationOutcome::Upgraded { from: revision })
+        }
+        _ if REVISIONS.contains(&revision.as_str()) => Err(Error::invalid_state(format!(
+            "This database is at MLflow schema revision '{revision}', older than MLflow 3.17.2's ('{HEAD_REVISION}'). \
+             Take a backup, then upgrade it once with `ferroflow db upgrade <uri>` (or `mlflow db upgrade <uri>` from MLflow 3.17.2), \
+             and start again."
+        ))),
+        _ => Err(Error::invalid_state(format!(
+            "This database is at schema revision '{revision}', which is not one of MLflow's up to 3.17.2 ('{HEAD_REVISION}'): \
+             a newer MLflow or something else made it. Ferroflow leaves it as it is; point Ferroflow at another database."
+        ))),
+    }
 }
 
 /// The MySQL schema for the server `version` (`SELECT VERSION()`): MLflow's JSON columns are

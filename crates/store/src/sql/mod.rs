@@ -18,6 +18,7 @@ mod query;
 mod registry;
 mod runs;
 mod search;
+mod upgrade;
 mod writer;
 
 pub use dialect::Dialect;
@@ -25,6 +26,7 @@ pub(crate) use import::Importer;
 pub(crate) use metrics::sample_steps;
 pub use migrate::{HEAD_REVISION, MigrationOutcome};
 pub(crate) use registry::real_path;
+pub use upgrade::Progress;
 
 use std::path::Path;
 
@@ -119,6 +121,29 @@ pub fn parse_database_uri(uri: &str) -> Result<Location> {
     }
 }
 
+/// One connection to the database at `uri` (a SQLite file is created if missing).
+fn connect(uri: &str) -> Result<Box<dyn Conn>> {
+    Ok(match parse_database_uri(uri)? {
+        Location::SqliteFile(path) => Box::new(SqliteConn::open(&path)?),
+        Location::Postgres(target) => {
+            Box::new(postgres::PgConn::connect(std::sync::Arc::new(*target))?)
+        }
+        Location::Mysql(target) => Box::new(mysql::MyConn::connect(std::sync::Arc::new(*target))?),
+    })
+}
+
+/// `ferroflow db upgrade`: brings the database at `uri` to MLflow 3.17.2's schema, creating
+/// it in an empty database or upgrading one at an older MLflow revision, and reports each
+/// step to `progress`. Blocking.
+pub fn upgrade_database(
+    uri: &str,
+    default_artifact_root: &str,
+    progress: Progress,
+) -> Result<MigrationOutcome> {
+    let conn = connect(uri)?;
+    migrate::migrate(&*conn, default_artifact_root, Some(progress))
+}
+
 impl SqlStore {
     /// Opens (creating if needed) the database at `uri` and brings its schema to MLflow's head.
     pub async fn open(uri: &str, opts: StoreOptions) -> Result<SqlStore> {
@@ -146,7 +171,7 @@ impl SqlStore {
                     })?;
                 }
                 let conn = SqliteConn::open(&path)?;
-                let outcome = migrate::migrate(&conn, &root)?;
+                let outcome = migrate::migrate(&conn, &root, None)?;
                 Ok((Box::new(conn), outcome))
             }
         })
@@ -196,7 +221,7 @@ impl SqlStore {
             let connect = connect.clone();
             move || -> Result<(Box<dyn Conn>, MigrationOutcome)> {
                 let conn = connect()?;
-                let outcome = migrate::migrate(&*conn, &root)?;
+                let outcome = migrate::migrate(&*conn, &root, None)?;
                 Ok((conn, outcome))
             }
         })
