@@ -168,6 +168,29 @@ def test_a_database_at_an_older_revision_upgrades_as_mlflow_upgrades_it(backend,
     assert [r[1] for r in users] == (["'alice'", "'robert'"] if rev == "451aebb31d03" else ["'robert'"])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stored_traces_with_spans_upgrade_from_the_analytics_revision_on(backend, tmp_path):
+    """From `75868b020152` (trace analytics) on, spans are copied like any row; their
+    `duration_ns` is the database's to compute, and PostgreSQL's identity columns go on
+    after the copied ids."""
+    source = new_database(backend, tmp_path)
+    ref(str(SCRIPTS / "db_at_revision.py"), source, "75868b020152", "--trace")
+    theirs, ours = upgrade_both(backend, source, tmp_path)
+    assert_same_contents(theirs, ours)
+    span = dump(ours)["spans"]["rows"][0]
+    assert "5000000" in span  # duration_ns, computed
+
+
+def test_stored_traces_from_before_their_analytics_are_refused_with_the_way_out(tmp_path):
+    source = new_database("sqlite", tmp_path)
+    ref(str(SCRIPTS / "db_at_revision.py"), source, "b7e2c1a4d9f3", "--trace")
+    before = dump(source)
+    p = run_cli("db", "upgrade", source, check=False)
+    assert p.returncode != 0
+    assert "1 rows in spans" in p.stderr and "mlflow db upgrade" in p.stderr, p.stderr
+    assert dump(source) == before
+
+
 def test_the_server_refuses_an_older_database_and_says_how_to_upgrade_it(tmp_path):
     source = new_database("sqlite", tmp_path)
     ref(str(SCRIPTS / "db_at_revision.py"), source, "0584bdc529eb")

@@ -3,7 +3,9 @@ itself would have: MLflow's first tables, then its own alembic migrations up to 
 revision (run with the reference's Python, MLflow 3.17.2). The rows fill only the columns
 that exist at that revision.
 
-    python db_at_revision.py <sqlalchemy-url> <revision>
+    python db_at_revision.py <sqlalchemy-url> <revision> [--trace]
+
+With --trace, the revision's trace tables (MLflow 3) also get a trace with a span.
 """
 
 import sys
@@ -13,6 +15,7 @@ from alembic import command
 from mlflow.store.db.utils import InitialBase, _get_alembic_config
 
 url, revision = sys.argv[1], sys.argv[2]
+with_trace = "--trace" in sys.argv[3:]
 engine = sa.create_engine(url)
 InitialBase.metadata.create_all(engine)
 config = _get_alembic_config(url)
@@ -56,3 +59,11 @@ metrics = [
 for run_id, _ in runs[:2]:
     for key, value, ts, step in metrics:
         insert("metrics", key=key, value=value, timestamp=ts, step=step, run_uuid=run_id, is_nan=False)
+if with_trace:
+    trace_id = "tr-" + "e" * 32
+    insert("trace_info", request_id=trace_id, experiment_id=1, timestamp_ms=1_700_000_000_000,
+           execution_time_ms=5, status="OK", trace_name="predict")
+    insert("trace_tags", key="mlflow.traceName", value="predict", request_id=trace_id)
+    insert("spans", trace_id=trace_id, experiment_id=1, span_id="s1", name="predict", type="CHAIN", status="OK",
+           start_time_unix_nano=1_700_000_000_000_000_000, end_time_unix_nano=1_700_000_000_005_000_000,
+           content='{"name": "predict"}')

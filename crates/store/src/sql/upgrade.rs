@@ -227,6 +227,10 @@ fn rebuild(
     if !after_drop.is_empty() {
         conn.execute_script(after_drop)?;
     }
+    if conn.dialect() == Dialect::Postgres {
+        // The one object of MLflow's schema that is not a table's: the head creates it again.
+        conn.execute_script("DROP FUNCTION IF EXISTS prevent_secrets_aad_mutation() CASCADE")?;
+    }
     progress("Creating MLflow 3.17.2's schema");
     create_head(conn)?;
     let head: Vec<String> = table_names(conn)?
@@ -514,17 +518,21 @@ fn finite_float(v: &serde_json::Value) -> Option<f64> {
     f.is_finite().then_some(f)
 }
 
-/// A table's columns, in order.
+/// A table's columns that take values, in order (a generated column, such as `spans`'
+/// `duration_ns`, computes its own).
 fn columns(conn: &dyn Conn, table: &str) -> Result<Vec<String>> {
     let sql = match conn.dialect() {
-        Dialect::Sqlite => "SELECT name FROM pragma_table_info(?) ORDER BY cid",
+        Dialect::Sqlite => "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid",
         Dialect::Postgres => {
             "SELECT column_name AS name FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
+             WHERE table_schema = current_schema() AND table_name = ? AND is_generated <> 'ALWAYS' \
+             ORDER BY ordinal_position"
         }
         Dialect::Mysql => {
             "SELECT column_name AS name FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
+             WHERE table_schema = DATABASE() AND table_name = ? \
+             AND extra NOT LIKE '%STORED GENERATED%' AND extra NOT LIKE '%VIRTUAL GENERATED%' \
+             ORDER BY ordinal_position"
         }
     };
     conn.query(&Sql::new(sql).with(table))?
@@ -582,11 +590,11 @@ fn parents_first(tables: &[String], fks: &[(String, String)]) -> Vec<String> {
     out
 }
 
-/// PostgreSQL's serial columns continue after the ids copied into them.
+/// PostgreSQL's serial and identity columns continue after the ids copied into them.
 fn advance_sequences(conn: &dyn Conn) -> Result<()> {
     let serials = conn.query(&Sql::new(
         "SELECT table_name AS t, column_name AS c FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND column_default LIKE 'nextval(%'",
+         WHERE table_schema = current_schema() AND (column_default LIKE 'nextval(%' OR is_identity = 'YES')",
     ))?;
     for r in serials {
         let (table, column) = (r.str("t")?, r.str("c")?);
