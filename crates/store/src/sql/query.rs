@@ -87,6 +87,37 @@ impl Sql {
         self.push(" ORDER BY ").push(&order_by.join(", "));
         self.push(" LIMIT ? OFFSET ?").arg(max + 1).arg(offset)
     }
+    /// Appends ` IN (?, ?, ...)` for a list of strings (an empty list matches nothing). On
+    /// PostgreSQL it is ` = ANY(...)` of one array argument instead: one argument to bind
+    /// and one statement text for every length, where a thousand arguments cost the server
+    /// about a millisecond to bind and plan on each execution.
+    pub fn push_in<S: AsRef<str>>(
+        &mut self,
+        d: Dialect,
+        items: impl IntoIterator<Item = S>,
+    ) -> &mut Self {
+        if d != Dialect::Postgres {
+            self.text.push_str(" IN ");
+            return self.push_list(items.into_iter().map(|s| s.as_ref().to_string()));
+        }
+        let mut array = String::from("{");
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                array.push(',');
+            }
+            array.push('"');
+            for ch in item.as_ref().chars() {
+                if ch == '"' || ch == '\\' {
+                    array.push('\\');
+                }
+                array.push(ch);
+            }
+            array.push('"');
+        }
+        array.push('}');
+        self.push(" = ANY(CAST(CAST(? AS text) AS text[]))")
+            .arg(array)
+    }
     /// Appends `(?, ?, ...)` for a list of values; an empty list matches nothing.
     pub fn push_list<A: Into<Arg>>(&mut self, items: impl IntoIterator<Item = A>) -> &mut Self {
         self.text.push('(');
@@ -179,5 +210,24 @@ pub fn page_of<T>(mut rows: Vec<T>, max: i64, offset: i64) -> (Vec<T>, Option<St
         (rows, Some(page_token::encode_offset(offset + max)))
     } else {
         (rows, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_lists_are_one_array_argument_on_postgres_only() {
+        let mut pg = Sql::new("x");
+        pg.push_in(Dialect::Postgres, ["a", "b\"c", "d\\e", "f,g"]);
+        assert_eq!(pg.text, "x = ANY(CAST(CAST(? AS text) AS text[]))");
+        assert_eq!(pg.args, [Arg::Text(r#"{"a","b\"c","d\\e","f,g"}"#.into())]);
+        let mut lite = Sql::new("x");
+        lite.push_in(Dialect::Sqlite, ["a", "b"]);
+        assert_eq!(lite.text, "x IN (?, ?)");
+        let mut empty = Sql::new("x");
+        empty.push_in(Dialect::Mysql, Vec::<String>::new());
+        assert_eq!(empty.text, "x IN (NULL)");
     }
 }

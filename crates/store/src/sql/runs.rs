@@ -83,136 +83,233 @@ fn active(c: &dyn Conn, run_id: &str) -> Result<RunInfo> {
     Ok(info)
 }
 
-/// Loads params, tags, latest metrics, inputs and outputs for a page of runs, one query
-/// per kind (never one join of everything).
-pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-    if infos.is_empty() {
-        return Ok(Vec::new());
+/// What the queries of [`hydrate`] found for one run.
+#[derive(Default)]
+struct RunParts {
+    params: Vec<Tag>,
+    tags: Vec<Tag>,
+    metrics: Vec<Metric>,
+    datasets: Vec<DatasetInput>,
+    model_inputs: Vec<ModelInput>,
+    model_outputs: Vec<ModelOutput>,
+}
+
+impl RunParts {
+    fn merge(&mut self, other: RunParts) {
+        self.params.extend(other.params);
+        self.tags.extend(other.tags);
+        self.metrics.extend(other.metrics);
+        self.datasets.extend(other.datasets);
+        self.model_inputs.extend(other.model_inputs);
+        self.model_outputs.extend(other.model_outputs);
     }
-    let order = |table: &str| c.dialect().written_order(table);
-    let in_list = |prefix: &str, table: &str| {
-        let mut s = Sql::new(prefix);
-        s.push_list(infos.iter().map(|i| i.run_id.clone()));
-        s.push(&order(table));
-        s
-    };
-    let mut data: HashMap<String, RunData> = HashMap::new();
-    c.query_each(
-        &in_list(
-            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ",
-            "params",
-        ),
-        &mut |r| {
-            data.entry(r.str("run_uuid")?)
-                .or_default()
-                .params
-                .push(Tag::new(r.str("key")?, r.str("value")?));
-            Ok(true)
-        },
-    )?;
-    c.query_each(
-        &in_list(
-            "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ",
-            "tags",
-        ),
-        &mut |r| {
-            data.entry(r.str("run_uuid")?)
-                .or_default()
-                .tags
-                .push(Tag::new(r.str("key")?, r.str("value")?));
-            Ok(true)
-        },
-    )?;
-    c.query_each(
-        &in_list("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ", "latest_metrics"),
-        &mut |r| {
-            data.entry(r.str("run_uuid")?).or_default().metrics.push(metric_from_row(&r)?);
-            Ok(true)
-        },
-    )?;
-    let mut inputs: HashMap<String, RunInputs> = HashMap::new();
-    let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
-    let mut input_index: HashMap<String, (String, usize)> = HashMap::new();
-    c.query_each(
-        &in_list(
-            "SELECT i.input_uuid, i.destination_id AS run_uuid, ds.name, ds.digest, ds.dataset_source_type, ds.dataset_source, ds.dataset_schema, ds.dataset_profile \
-             FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id \
-             WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN ",
-            "i",
-        ),
-        &mut |r| {
-            let run = r.str("run_uuid")?;
-            let entry = inputs.entry(run.clone()).or_default();
-            input_index.insert(r.str("input_uuid")?, (run, entry.dataset_inputs.len()));
-            entry.dataset_inputs.push(DatasetInput {
-                tags: Vec::new(),
-                dataset: Dataset {
-                    name: r.str("name")?,
-                    digest: r.str("digest")?,
-                    source_type: r.str("dataset_source_type")?,
-                    source: r.str("dataset_source")?,
-                    schema: r.opt_str("dataset_schema")?,
-                    profile: r.opt_str("dataset_profile")?,
-                },
-            });
-            Ok(true)
-        },
-    )?;
-    if !input_index.is_empty() {
-        let mut s = Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
-        s.push_list(input_index.keys().cloned());
-        s.push(&order("input_tags"));
+}
+
+type Parts = HashMap<String, RunParts>;
+
+/// One of [`hydrate`]'s queries: what it finds for the runs `ids`.
+type PartQuery = fn(&dyn Conn, &[String]) -> Result<Parts>;
+
+/// The queries that complete a page of runs, one per kind (never one join of everything);
+/// each stands alone, so they may run one after the other or at once.
+const PART_QUERIES: [PartQuery; 5] = [params_of, tags_of, metrics_of, datasets_of, model_io_of];
+
+/// `SELECT ... WHERE <col> IN (ids)` in the order the rows were written.
+fn in_list(c: &dyn Conn, prefix: &str, ids: &[String], table: &str) -> Sql {
+    let mut s = Sql::new(prefix);
+    s.push_in(c.dialect(), ids);
+    s.push(&c.dialect().written_order(table));
+    s
+}
+
+fn params_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
+    let mut parts = Parts::new();
+    let sql = in_list(
+        c,
+        "SELECT run_uuid, key, value FROM params WHERE run_uuid",
+        ids,
+        "params",
+    );
+    c.query_each(&sql, &mut |r| {
+        let part = parts.entry(r.str("run_uuid")?).or_default();
+        part.params.push(Tag::new(r.str("key")?, r.str("value")?));
+        Ok(true)
+    })?;
+    Ok(parts)
+}
+
+fn tags_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
+    let mut parts = Parts::new();
+    let sql = in_list(
+        c,
+        "SELECT run_uuid, key, value FROM tags WHERE run_uuid",
+        ids,
+        "tags",
+    );
+    c.query_each(&sql, &mut |r| {
+        let part = parts.entry(r.str("run_uuid")?).or_default();
+        part.tags.push(Tag::new(r.str("key")?, r.str("value")?));
+        Ok(true)
+    })?;
+    Ok(parts)
+}
+
+fn metrics_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
+    let mut parts = Parts::new();
+    let sql = in_list(
+        c,
+        "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid",
+        ids,
+        "latest_metrics",
+    );
+    c.query_each(&sql, &mut |r| {
+        let part = parts.entry(r.str("run_uuid")?).or_default();
+        part.metrics.push(metric_from_row(&r)?);
+        Ok(true)
+    })?;
+    Ok(parts)
+}
+
+/// The datasets logged as the runs' inputs, with their tags.
+fn datasets_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
+    let mut parts = Parts::new();
+    let mut by_input: HashMap<String, (String, usize)> = HashMap::new();
+    let sql = in_list(
+        c,
+        "SELECT i.input_uuid, i.destination_id AS run_uuid, ds.name, ds.digest, ds.dataset_source_type, ds.dataset_source, ds.dataset_schema, ds.dataset_profile \
+         FROM inputs i JOIN datasets ds ON ds.dataset_uuid = i.source_id \
+         WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id",
+        ids,
+        "i",
+    );
+    c.query_each(&sql, &mut |r| {
+        let run = r.str("run_uuid")?;
+        let part = parts.entry(run.clone()).or_default();
+        by_input.insert(r.str("input_uuid")?, (run, part.datasets.len()));
+        part.datasets.push(DatasetInput {
+            tags: Vec::new(),
+            dataset: Dataset {
+                name: r.str("name")?,
+                digest: r.str("digest")?,
+                source_type: r.str("dataset_source_type")?,
+                source: r.str("dataset_source")?,
+                schema: r.opt_str("dataset_schema")?,
+                profile: r.opt_str("dataset_profile")?,
+            },
+        });
+        Ok(true)
+    })?;
+    if !by_input.is_empty() {
+        let mut s = Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid");
+        s.push_in(c.dialect(), by_input.keys());
+        s.push(&c.dialect().written_order("input_tags"));
         c.query_each(&s, &mut |r| {
-            if let Some((run, idx)) = input_index.get(&r.str("input_uuid")?)
-                && let Some(input) = inputs
-                    .get_mut(run)
-                    .and_then(|i| i.dataset_inputs.get_mut(*idx))
+            if let Some((run, idx)) = by_input.get(&r.str("input_uuid")?)
+                && let Some(input) = parts.get_mut(run).and_then(|p| p.datasets.get_mut(*idx))
             {
                 input.tags.push(Tag::new(r.str("name")?, r.str("value")?));
             }
             Ok(true)
         })?;
     }
-    c.query_each(
-        &in_list(
-            "SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs \
-             WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN ",
-            "inputs",
-        ),
-        &mut |r| {
-            let run = r.str("run_uuid")?;
-            let model_id = r.str("destination_id")?;
-            if r.str("source_type")? == "RUN_INPUT" {
-                inputs
-                    .entry(run)
-                    .or_default()
-                    .model_inputs
-                    .push(ModelInput { model_id });
-            } else {
-                outputs
-                    .entry(run)
-                    .or_default()
-                    .model_outputs
-                    .push(ModelOutput {
-                        model_id,
-                        step: r.i64("step")?,
-                    });
-            }
-            Ok(true)
-        },
-    )?;
-    Ok(infos
+    Ok(parts)
+}
+
+/// The logged models the runs took as inputs and produced as outputs.
+fn model_io_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
+    let mut parts = Parts::new();
+    let sql = in_list(
+        c,
+        "SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs \
+         WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id",
+        ids,
+        "inputs",
+    );
+    c.query_each(&sql, &mut |r| {
+        let part = parts.entry(r.str("run_uuid")?).or_default();
+        let model_id = r.str("destination_id")?;
+        if r.str("source_type")? == "RUN_INPUT" {
+            part.model_inputs.push(ModelInput { model_id });
+        } else {
+            part.model_outputs.push(ModelOutput {
+                model_id,
+                step: r.i64("step")?,
+            });
+        }
+        Ok(true)
+    })?;
+    Ok(parts)
+}
+
+fn assemble(infos: Vec<RunInfo>, mut parts: Parts) -> Vec<Run> {
+    infos
         .into_iter()
         .map(|info| {
-            let id = info.run_id.clone();
+            let p = parts.remove(&info.run_id).unwrap_or_default();
             Run {
                 info,
-                data: data.remove(&id).unwrap_or_default(),
-                inputs: inputs.remove(&id).unwrap_or_default(),
-                outputs: outputs.remove(&id).unwrap_or_default(),
+                data: RunData {
+                    metrics: p.metrics,
+                    params: p.params,
+                    tags: p.tags,
+                },
+                inputs: RunInputs {
+                    dataset_inputs: p.datasets,
+                    model_inputs: p.model_inputs,
+                },
+                outputs: RunOutputs {
+                    model_outputs: p.model_outputs,
+                },
             }
         })
-        .collect())
+        .collect()
+}
+
+fn merge_all(all: impl IntoIterator<Item = Parts>) -> Parts {
+    let mut merged = Parts::new();
+    for parts in all {
+        for (run, part) in parts {
+            merged.entry(run).or_default().merge(part);
+        }
+    }
+    merged
+}
+
+/// Loads params, tags, latest metrics, inputs and outputs for runs, one query per kind,
+/// one after the other on `c`.
+pub(super) fn hydrate(c: &dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
+    if infos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
+    let parts = PART_QUERIES
+        .iter()
+        .map(|q| q(c, &ids))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(assemble(infos, merge_all(parts)))
+}
+
+/// Below this many runs, [`hydrate_pooled`] runs its queries on one connection: a few
+/// small queries cost less than handing them out.
+const POOLED_HYDRATION_MIN_RUNS: usize = 64;
+
+/// [`hydrate`] with each query on its own pooled connection, all at once: a page of a
+/// search waits for its slowest query rather than for their sum (the database and the
+/// decoding of each query's rows use every core).
+pub(super) async fn hydrate_pooled(
+    pool: &super::db::Pool,
+    infos: Vec<RunInfo>,
+) -> Result<Vec<Run>> {
+    if infos.len() < POOLED_HYDRATION_MIN_RUNS {
+        return pool.read(move |c| hydrate(c, infos)).await;
+    }
+    let ids: std::sync::Arc<[String]> = infos.iter().map(|i| i.run_id.clone()).collect();
+    let queries = PART_QUERIES.iter().map(|&q| {
+        let ids = ids.clone();
+        pool.read(move |c| q(c, &ids))
+    });
+    let parts = futures_util::future::try_join_all(queries).await?;
+    Ok(assemble(infos, merge_all(parts)))
 }
 
 pub async fn get(store: &SqlStore, run_id: &str) -> Result<Run> {

@@ -13,7 +13,7 @@ use ferroflow_core::validation::parse_experiment_id;
 use ferroflow_core::{Result, page_token};
 
 use super::query::{Sql, compile_expr, string_cond};
-use super::runs::{RUN_COLUMNS, hydrate, info_from_row};
+use super::runs::{RUN_COLUMNS, hydrate_pooled, info_from_row};
 use super::{Dialect, SqlStore};
 use crate::RunSearch;
 
@@ -239,7 +239,13 @@ pub async fn search_runs(store: &SqlStore, s: RunSearch) -> Result<Page<Run>> {
         compile(d, f, &mut sql)?;
     }
     sql.push_page(&order_sql, s.max_results, offset);
-    store
-        .read_page(sql, s.max_results, offset, info_from_row, hydrate)
-        .await
+    let page = store
+        .read_page(sql, s.max_results, offset, info_from_row, |_, infos| {
+            Ok(infos)
+        })
+        .await?;
+    Ok(Page {
+        items: hydrate_pooled(&store.read, page.items).await?,
+        next_page_token: page.next_page_token,
+    })
 }

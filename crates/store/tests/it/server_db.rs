@@ -43,7 +43,16 @@ impl Engine {
             Engine::Postgres => {
                 let mut client = postgres::Client::connect(&uri, postgres::NoTls)
                     .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {uri}: {e}"));
-                client.batch_execute(&sql).unwrap();
+                // `DROP DATABASE ... WITH (FORCE)` cannot end an autovacuum worker (it is not
+                // this role's): the database is dropped once the worker has finished.
+                let mut tries = 0;
+                while let Err(e) = client.batch_execute(&sql) {
+                    tries += 1;
+                    let busy = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+                        || e.code() == Some(&postgres::error::SqlState::OBJECT_IN_USE);
+                    assert!(busy && tries < 50, "{sql}: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
             }
             Engine::Mysql => {
                 let mut conn = mysql::Conn::new(mysql::Opts::from_url(&uri).unwrap())
