@@ -144,7 +144,9 @@ def check(url, exp_id, history_run, n_runs, history_points):
     assert all(len(r["data"]["params"]) == 5 and len(r["data"]["tags"]) >= 3 for r in found)
     hist = api(s, url, "GET", "metrics/get-history", params={"run_id": history_run, "metric_key": "loss"})["metrics"]
     assert [m["step"] for m in hist] == list(range(history_points)), "history is incomplete"
-    return sorted(r["data"]["params"][0]["value"] + r["info"]["run_name"] for r in found)
+    # By key: a run's params come in no particular order (MLflow's own differ from the
+    # order they were logged in, on PostgreSQL).
+    return sorted(next(p["value"] for p in r["data"]["params"] if p["key"] == "p0") + r["info"]["run_name"] for r in found)
 
 
 def wrk(url, script, threads, conns, duration, env, warmup=3):
