@@ -185,10 +185,16 @@ pub(crate) fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
 /// What MLflow's server finds in a database it created: the `Default` experiment (which
 /// `mlflow db upgrade` leaves to the server) and the `default` workspace.
 fn create_defaults(conn: &dyn Conn, root: &str) -> Result<()> {
+    create_default_workspace(conn)?;
+    create_default_experiment(conn, root)
+}
+
+/// The workspace MLflow's migrations make for everything that predates workspaces.
+pub(crate) fn create_default_workspace(conn: &dyn Conn) -> Result<()> {
     conn.execute(&Sql::new(
         "INSERT INTO workspaces (name, description) VALUES ('default', 'Default workspace for legacy resources')",
     ))?;
-    create_default_experiment(conn, root)
+    Ok(())
 }
 
 fn create_default_experiment(conn: &dyn Conn, root: &str) -> Result<()> {

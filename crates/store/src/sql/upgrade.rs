@@ -30,7 +30,7 @@ use ferroflow_core::{Error, Result};
 
 use super::Dialect;
 use super::db::Conn;
-use super::migrate::{HEAD_REVISION, table_names};
+use super::migrate::{HEAD_REVISION, create_default_workspace, table_names};
 use super::query::Sql;
 
 /// MLflow's alembic revisions, oldest first; the last is [`HEAD_REVISION`].
@@ -313,9 +313,7 @@ fn apply_rules(
         progress(&format!("latest_metrics: {n} rows computed from metrics"));
     }
     if !copies.contains("workspaces") {
-        conn.execute(&Sql::new(
-            "INSERT INTO workspaces (name, description) VALUES ('default', 'Default workspace for legacy resources')",
-        ))?;
+        create_default_workspace(conn)?;
     }
     if before(from_at, "75868b020152") {
         promote_trace_analytics(conn, copies.contains("trace_metrics"), progress)?;
