@@ -122,52 +122,60 @@ fn in_list(c: &dyn Conn, prefix: &str, ids: &[String], table: &str) -> Sql {
     s
 }
 
-fn params_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
+/// Runs `select ... IN (ids)` (rows in written order) and hands each row to `add` with
+/// the parts of the run its `run_uuid` column names.
+fn per_run(
+    c: &dyn Conn,
+    ids: &[String],
+    select: &str,
+    table: &str,
+    add: fn(&mut RunParts, &Row) -> Result<()>,
+) -> Result<Parts> {
     let mut parts = Parts::new();
-    let sql = in_list(
-        c,
-        "SELECT run_uuid, key, value FROM params WHERE run_uuid",
-        ids,
-        "params",
-    );
-    c.query_each(&sql, &mut |r| {
-        let part = parts.entry(r.str("run_uuid")?).or_default();
-        part.params.push(Tag::new(r.str("key")?, r.str("value")?));
+    c.query_each(&in_list(c, select, ids, table), &mut |r| {
+        add(parts.entry(r.str("run_uuid")?).or_default(), &r)?;
         Ok(true)
     })?;
     Ok(parts)
+}
+
+fn params_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
+    per_run(
+        c,
+        ids,
+        "SELECT run_uuid, key, value FROM params WHERE run_uuid",
+        "params",
+        |p, r| {
+            p.params.push(Tag::new(r.str("key")?, r.str("value")?));
+            Ok(())
+        },
+    )
 }
 
 fn tags_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
-    let mut parts = Parts::new();
-    let sql = in_list(
+    per_run(
         c,
-        "SELECT run_uuid, key, value FROM tags WHERE run_uuid",
         ids,
+        "SELECT run_uuid, key, value FROM tags WHERE run_uuid",
         "tags",
-    );
-    c.query_each(&sql, &mut |r| {
-        let part = parts.entry(r.str("run_uuid")?).or_default();
-        part.tags.push(Tag::new(r.str("key")?, r.str("value")?));
-        Ok(true)
-    })?;
-    Ok(parts)
+        |p, r| {
+            p.tags.push(Tag::new(r.str("key")?, r.str("value")?));
+            Ok(())
+        },
+    )
 }
 
 fn metrics_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
-    let mut parts = Parts::new();
-    let sql = in_list(
+    per_run(
         c,
-        "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid",
         ids,
+        "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid",
         "latest_metrics",
-    );
-    c.query_each(&sql, &mut |r| {
-        let part = parts.entry(r.str("run_uuid")?).or_default();
-        part.metrics.push(metric_from_row(&r)?);
-        Ok(true)
-    })?;
-    Ok(parts)
+        |p, r| {
+            p.metrics.push(metric_from_row(r)?);
+            Ok(())
+        },
+    )
 }
 
 /// The datasets logged as the runs' inputs, with their tags.
@@ -217,28 +225,25 @@ fn datasets_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
 
 /// The logged models the runs took as inputs and produced as outputs.
 fn model_io_of(c: &dyn Conn, ids: &[String]) -> Result<Parts> {
-    let mut parts = Parts::new();
-    let sql = in_list(
+    per_run(
         c,
+        ids,
         "SELECT source_type, source_id AS run_uuid, destination_id, step FROM inputs \
          WHERE source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id",
-        ids,
         "inputs",
-    );
-    c.query_each(&sql, &mut |r| {
-        let part = parts.entry(r.str("run_uuid")?).or_default();
-        let model_id = r.str("destination_id")?;
-        if r.str("source_type")? == "RUN_INPUT" {
-            part.model_inputs.push(ModelInput { model_id });
-        } else {
-            part.model_outputs.push(ModelOutput {
-                model_id,
-                step: r.i64("step")?,
-            });
-        }
-        Ok(true)
-    })?;
-    Ok(parts)
+        |p, r| {
+            let model_id = r.str("destination_id")?;
+            if r.str("source_type")? == "RUN_INPUT" {
+                p.model_inputs.push(ModelInput { model_id });
+            } else {
+                p.model_outputs.push(ModelOutput {
+                    model_id,
+                    step: r.i64("step")?,
+                });
+            }
+            Ok(())
+        },
+    )
 }
 
 fn assemble(infos: Vec<RunInfo>, mut parts: Parts) -> Vec<Run> {
