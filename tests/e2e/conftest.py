@@ -205,7 +205,7 @@ class Reference:
     """The reference, `mlflow server` 3.17.2, on SQLite in its own directory (artifacts
     proxied into its ./mlartifacts, as by default), or on the database `backend` names."""
 
-    def __init__(self, workdir: pathlib.Path, *args: str, backend: str = "sqlite:///ref.db"):
+    def __init__(self, workdir: pathlib.Path, *args: str, backend: str = "sqlite:///ref.db", env: dict | None = None):
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -214,7 +214,7 @@ class Reference:
             [str(MLFLOW), "server", "--port", str(self.port), "--workers", "1",
              "--backend-store-uri", backend, *args],
             cwd=workdir, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-            env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+            env={**{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}, **(env or {})},
         )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:

@@ -314,6 +314,13 @@ pub struct ServerArgs {
     #[arg(long, env = env::MLFLOW_STATIC_PREFIX)]
     pub static_prefix: Option<String>,
 
+    /// Serve behind an app: `basic-auth` is MLflow's HTTP basic authentication with
+    /// per-experiment and per-model permissions, configured by the INI file
+    /// MLFLOW_AUTH_CONFIG_PATH names (default_permission, database_uri, admin_username,
+    /// admin_password, auth_cache_ttl_seconds) and MLFLOW_AUTH_ADMIN_USERNAME/_PASSWORD.
+    #[arg(long)]
+    pub app_name: Option<String>,
+
     /// Accepted for compatibility with `mlflow server`; ignored.
     #[arg(long, hide = true, allow_hyphen_values = true)]
     pub gunicorn_opts: Option<String>,

@@ -5,6 +5,7 @@
 //! artifact call, and encode MLflow's JSON. Only this crate knows HTTP.
 
 mod artifact_uri;
+pub mod auth;
 mod error;
 mod graphql;
 mod handlers;
@@ -57,6 +58,8 @@ pub struct AppState {
     /// The proxied artifact store behind `mlflow-artifacts:/` URIs.
     pub artifacts: Option<Arc<dyn ArtifactRepo>>,
     pub config: Arc<ServerConfig>,
+    /// MLflow's basic-auth app, when the server runs it (`--app-name basic-auth`).
+    pub auth: Option<Arc<ferroflow_auth::Auth>>,
 }
 
 impl AppState {
@@ -72,7 +75,14 @@ impl AppState {
             registry: store,
             artifacts,
             config: Arc::new(config),
+            auth: None,
         }
+    }
+
+    /// The same state with every route behind the basic-auth app.
+    pub fn with_auth(mut self, auth: ferroflow_auth::Auth) -> AppState {
+        self.auth = Some(Arc::new(auth));
+        self
     }
 }
 

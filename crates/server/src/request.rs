@@ -363,7 +363,11 @@ impl Fields {
 impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request<Body>, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut req: Request<Body>, _state: &S) -> Result<Self, Self::Rejection> {
+        // The auth layer read them already.
+        if let Some(f) = req.extensions_mut().remove::<Fields>() {
+            return Ok(f);
+        }
         let query = req.uri().query().unwrap_or("").to_string();
         if req.method() == Method::GET {
             return Ok(Fields::from_query(&query));

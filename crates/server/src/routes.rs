@@ -11,7 +11,7 @@ use tower_http::compression::predicate::{Predicate, SizeAbove};
 use crate::error::{endpoint_not_found, method_not_allowed};
 use crate::handlers::{
     artifacts, downsample, experiments, logged_models, meta, metrics, model_versions,
-    registered_models, runs,
+    registered_models, runs, users,
 };
 use crate::{AppState, graphql, security, ui};
 
@@ -176,26 +176,77 @@ fn artifacts_api() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-fn api(mlflow: Router<AppState>) -> Router<AppState> {
+/// The basic-auth app's routes: users and their permissions.
+fn users_api() -> Router<AppState> {
     Router::new()
+        .route("/2.0/mlflow/users/create", post(users::create))
+        .route("/2.0/mlflow/users/get", get(users::get))
+        .route("/2.0/mlflow/users/current", get(users::current))
+        .route("/2.0/mlflow/users/list", get(users::list))
+        .route(
+            "/2.0/mlflow/users/update-password",
+            patch(users::update_password),
+        )
+        .route("/2.0/mlflow/users/update-admin", patch(users::update_admin))
+        .route("/2.0/mlflow/users/delete", delete(users::delete))
+        .route(
+            "/3.0/mlflow/users/current/permissions",
+            get(users::current_permissions),
+        )
+        .route(
+            "/3.0/mlflow/users/permissions/list",
+            get(users::list_permissions),
+        )
+        .route("/3.0/mlflow/users/permissions/grant", post(users::grant))
+        .route("/3.0/mlflow/users/permissions/revoke", post(users::revoke))
+        .route(
+            "/3.0/mlflow/users/permissions/get",
+            get(users::get_permission),
+        )
+}
+
+fn api(mlflow: Router<AppState>, with_auth: bool) -> Router<AppState> {
+    let api = Router::new()
         .nest("/2.0/mlflow", mlflow)
         .nest("/2.0/mlflow-artifacts", artifacts_api())
-        .route("/3.0/mlflow/server-info", get(meta::server_info))
+        .route("/3.0/mlflow/server-info", get(meta::server_info));
+    if with_auth {
+        api.merge(users_api())
+    } else {
+        api
+    }
+}
+
+/// Every route behind the basic-auth app's layer (which passes everything when the app
+/// is off).
+fn guarded(app: Router<AppState>, state: &AppState) -> Router<AppState> {
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::guard,
+    ))
 }
 
 /// `/api` and `/ajax-api` alone, for calls made inside the server (GraphQL's resolvers).
 pub(crate) fn internal(state: AppState) -> Router {
-    Router::new()
-        .nest("/api", api(mlflow_api()))
-        .nest("/ajax-api", api(mlflow_api().merge(ajax_only_api())))
-        .fallback(endpoint_not_found)
-        .with_state(state)
+    let with_auth = state.auth.is_some();
+    let app = Router::new()
+        .nest("/api", api(mlflow_api(), with_auth))
+        .nest(
+            "/ajax-api",
+            api(mlflow_api().merge(ajax_only_api()), with_auth),
+        )
+        .fallback(endpoint_not_found);
+    guarded(app, &state).with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {
+    let with_auth = state.auth.is_some();
     let app = Router::new()
-        .nest("/api", api(mlflow_api()))
-        .nest("/ajax-api", api(mlflow_api().merge(ajax_only_api())))
+        .nest("/api", api(mlflow_api(), with_auth))
+        .nest(
+            "/ajax-api",
+            api(mlflow_api().merge(ajax_only_api()), with_auth),
+        )
         .route("/graphql", get(graphql::graphql).post(graphql::graphql))
         .route("/health", get(meta::health))
         .route("/version", get(meta::version))
@@ -219,7 +270,7 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("{prefix}/"), get(ui::index))
             .fallback(endpoint_not_found)
     };
-    let app = app.with_state(state.clone());
+    let app = guarded(app, &state).with_state(state.clone());
     security::layer(app, &state.config)
         .layer(gzip())
         .layer(CatchPanicLayer::custom(meta::panic_response))

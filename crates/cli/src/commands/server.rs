@@ -170,6 +170,25 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         registry: opened.registry,
         artifacts,
         config: std::sync::Arc::new(config),
+        auth: None,
+    };
+    let state = match a.app_name.as_deref() {
+        None => state,
+        Some("basic-auth") => {
+            let config = ferroflow_auth::AuthConfig::from_env()
+                .map_err(|e| anyhow::anyhow!("--app-name basic-auth: {}", e.message))?;
+            let db = ferroflow_core::uri::without_password(&config.database_uri);
+            let auth = ferroflow_auth::Auth::open(config)
+                .await
+                .map_err(|e| anyhow::anyhow!("--app-name basic-auth: {}", e.message))?;
+            p.note(format!(
+                "Basic authentication on (users and permissions in {db})"
+            ));
+            state.with_auth(auth)
+        }
+        Some(other) => bail!(
+            "--app-name {other}: the one app Ferroflow has is basic-auth (MLflow's HTTP basic authentication)"
+        ),
     };
     p.note(format!(
         "Ferroflow {} listening on http://{addr}{prefix}  (backend {}, artifacts {})",

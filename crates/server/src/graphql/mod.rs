@@ -49,6 +49,8 @@ fn answer(data: Value, errors: Vec<String>) -> Response {
 }
 
 pub async fn graphql(State(s): State<AppState>, req: Request) -> Response {
+    // Each inner call is authorized for the signed-in caller, as the route itself would be.
+    let caller = req.extensions().get::<crate::auth::Caller>().cloned();
     let f = if req.method() == Method::GET {
         Fields::from_query(req.uri().query().unwrap_or(""))
     } else {
@@ -124,7 +126,11 @@ pub async fn graphql(State(s): State<AppState>, req: Request) -> Response {
     if !errors.is_empty() {
         return answer(Value::Null, errors);
     }
-    let exec = Exec { s: &s, doc: &doc };
+    let exec = Exec {
+        s: &s,
+        doc: &doc,
+        caller,
+    };
     let mut data = Map::new();
     for f in fields {
         let value = match f.name.as_str() {
@@ -501,6 +507,7 @@ fn scalar_name(k: Kind) -> &'static str {
 struct Exec<'a> {
     s: &'a AppState,
     doc: &'a Document,
+    caller: Option<crate::auth::Caller>,
 }
 
 impl Exec<'_> {
@@ -550,6 +557,10 @@ impl Exec<'_> {
                 .body(Body::from(body.to_string()))
         }
         .map_err(|e| e.to_string())?;
+        let mut req = req;
+        if let Some(c) = &self.caller {
+            req.extensions_mut().insert(c.clone());
+        }
         let resp = crate::routes::internal(self.s.clone())
             .oneshot(req)
             .await

@@ -1,6 +1,6 @@
 //! `experiments/*`.
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use ferroflow_core::Error;
 use ferroflow_core::entities::{Experiment, LifecycleStage, Tag, ViewType};
@@ -9,6 +9,7 @@ use ferroflow_store::ExperimentSearch;
 use serde::Serialize;
 
 use super::{empty, json};
+use crate::auth::{Caller, filtered_page};
 use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
@@ -70,7 +71,11 @@ struct SearchResponse {
     next_page_token: Option<String>,
 }
 
-pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+pub async fn search(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    f: Fields,
+) -> ApiResult<Response> {
     let search = ExperimentSearch {
         filter: f.opt_str("filter")?.unwrap_or_default(),
         view: f
@@ -86,7 +91,27 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
         order_by: f.str_list("order_by")?,
         page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
     };
-    let page = s.store.search_experiments(search).await?;
+    let page = match caller.filter(|c| !c.is_admin()) {
+        None => s.store.search_experiments(search).await?,
+        // Only the experiments the caller may read, the page refilled from the next ones.
+        Some(Extension(c)) => {
+            let max = search.max_results;
+            filtered_page(
+                search.page_token.clone(),
+                max,
+                |token| {
+                    let search = ExperimentSearch {
+                        page_token: token,
+                        ..search.clone()
+                    };
+                    let store = s.store.clone();
+                    async move { store.search_experiments(search).await }
+                },
+                |e: &Experiment| c.can_read_experiment(&e.experiment_id),
+            )
+            .await?
+        }
+    };
     Ok(json(&SearchResponse {
         experiments: page.items,
         next_page_token: page.next_page_token,
@@ -94,8 +119,12 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
 }
 
 /// `experiments/list`, the MLflow 1.x endpoint, answered from search.
-pub async fn list(state: State<AppState>, f: Fields) -> ApiResult<Response> {
-    search(state, f).await
+pub async fn list(
+    state: State<AppState>,
+    caller: Option<Extension<Caller>>,
+    f: Fields,
+) -> ApiResult<Response> {
+    search(state, caller, f).await
 }
 
 pub async fn update(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {

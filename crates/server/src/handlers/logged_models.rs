@@ -1,6 +1,6 @@
 //! `logged-models/*` (MLflow 3): what `log_model` creates.
 
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use ferroflow_core::Error;
 use ferroflow_core::entities::{LoggedModel, LoggedModelStatus, Param};
@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::experiments::tags;
 use super::{artifacts, empty, json};
+use crate::auth::{Caller, readable_experiments};
 use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
@@ -105,7 +106,11 @@ struct SearchResponse {
     next_page_token: Option<String>,
 }
 
-pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+pub async fn search(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    f: Fields,
+) -> ApiResult<Response> {
     let order_by = f
         .objects("order_by")?
         .iter()
@@ -131,9 +136,10 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
             Ok((name, d.opt_str("dataset_digest")?.filter(|g| !g.is_empty())))
         })
         .collect::<ferroflow_core::Result<Vec<_>>>()?;
+    let asked = f.str_list("experiment_ids")?;
     let search = LoggedModelSearch {
         datasets,
-        experiment_ids: f.str_list("experiment_ids")?,
+        experiment_ids: readable_experiments(caller.as_deref(), asked.clone()),
         filter: f.opt_str("filter")?.unwrap_or_default(),
         order_by,
         max_results: f
@@ -141,6 +147,9 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
             .unwrap_or(DEFAULT_SEARCH_LOGGED_MODELS_MAX_RESULTS),
         page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
     };
+    if search.experiment_ids.is_empty() && !asked.is_empty() {
+        return Ok(super::empty());
+    }
     let page = s.store.search_logged_models(search).await?;
     Ok(json(&SearchResponse {
         models: page.items,

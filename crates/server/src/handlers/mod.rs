@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod model_versions;
 pub mod registered_models;
 pub mod runs;
+pub mod users;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};

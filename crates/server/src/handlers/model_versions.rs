@@ -1,6 +1,6 @@
 //! `model-versions/*` and `/model-versions/get-artifact`.
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use ferroflow_core::entities::{ModelVersion, Tag};
 use ferroflow_core::registry::DEFAULT_SEARCH_MODEL_VERSIONS;
@@ -12,6 +12,7 @@ use super::experiments::tags;
 use super::registered_models::{OneVersion, search_request};
 use super::{empty, json};
 use crate::artifact_uri::resolve;
+use crate::auth::Caller;
 use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
@@ -80,11 +81,19 @@ struct SearchResponse {
     next_page_token: Option<String>,
 }
 
-pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
-    let page = s
+pub async fn search(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    f: Fields,
+) -> ApiResult<Response> {
+    let mut page = s
         .registry
         .search_model_versions(search_request(&f, DEFAULT_SEARCH_MODEL_VERSIONS)?)
         .await?;
+    // Versions of models the caller may not read are left out (not refilled, as in MLflow).
+    if let Some(Extension(c)) = caller.filter(|c| !c.is_admin()) {
+        page.items.retain(|v| c.can_read_registered_model(&v.name));
+    }
     Ok(json(&SearchResponse {
         model_versions: page.items,
         next_page_token: page.next_page_token,

@@ -1,6 +1,6 @@
 //! `runs/*`.
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use ferroflow_core::Error;
 use ferroflow_core::entities::{
@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::experiments::{VIEW_TYPES, tags};
 use super::{empty, json};
+use crate::auth::{Caller, readable_experiments};
 use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
@@ -273,9 +274,15 @@ struct SearchResponse {
     next_page_token: Option<String>,
 }
 
-pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response> {
+pub async fn search(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    f: Fields,
+) -> ApiResult<Response> {
+    let asked = f.str_list("experiment_ids")?;
+    let experiment_ids = readable_experiments(caller.as_deref(), asked.clone());
     let search = RunSearch {
-        experiment_ids: f.str_list("experiment_ids")?,
+        experiment_ids,
         filter: f.opt_str("filter")?.unwrap_or_default(),
         view: f
             .opt_enum("run_view_type", VIEW_TYPES)?
@@ -286,6 +293,10 @@ pub async fn search(State(s): State<AppState>, f: Fields) -> ApiResult<Response>
         order_by: f.str_list("order_by")?,
         page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
     };
+    // A caller who may read none of the experiments asked about sees no runs.
+    if search.experiment_ids.is_empty() && !asked.is_empty() {
+        return Ok(empty());
+    }
     let page = s.store.search_runs(search).await?;
     Ok(json(&SearchResponse {
         runs: page.items,

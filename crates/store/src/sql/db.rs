@@ -348,7 +348,7 @@ impl Drop for Checkpointer {
 
 // ---- the reader pool ----
 
-pub(crate) type Opener = dyn Fn() -> Result<Box<dyn Conn>> + Send + Sync;
+pub type Opener = dyn Fn() -> Result<Box<dyn Conn>> + Send + Sync;
 
 /// Reader connections, used one closure at a time on tokio's blocking pool.
 #[derive(Clone)]
@@ -379,6 +379,11 @@ impl Pool {
             Some(c) => Ok(c),
             None => (self.inner.open)(),
         }
+    }
+
+    /// Adds an already open connection to the idle ones.
+    pub fn give(&self, conn: Box<dyn Conn>) {
+        self.give_back(conn)
     }
 
     fn give_back(&self, conn: Box<dyn Conn>) {

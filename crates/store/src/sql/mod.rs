@@ -22,6 +22,13 @@ mod upgrade;
 mod writer;
 
 pub use dialect::Dialect;
+/// The connection layer, for other stores on their own schema in a database of the same
+/// kinds (the auth store): one [`Conn`] interface, [`Sql`] with `?` placeholders, a [`Pool`].
+pub mod conn {
+    pub use super::db::{Conn, Pool, Row, Value};
+    pub use super::query::{Arg, Sql};
+    pub use super::{Location, connect, parse_database_uri, pool};
+}
 pub(crate) use import::Importer;
 pub(crate) use metrics::sample_steps;
 pub use migrate::{HEAD_REVISION, MigrationOutcome};
@@ -122,7 +129,7 @@ pub fn parse_database_uri(uri: &str) -> Result<Location> {
 }
 
 /// One connection to the database at `uri` (a SQLite file is created if missing).
-fn connect(uri: &str) -> Result<Box<dyn Conn>> {
+pub fn connect(uri: &str) -> Result<Box<dyn Conn>> {
     Ok(match parse_database_uri(uri)? {
         Location::SqliteFile(path) => Box::new(SqliteConn::open(&path)?),
         Location::Postgres(target) => {
@@ -130,6 +137,17 @@ fn connect(uri: &str) -> Result<Box<dyn Conn>> {
         }
         Location::Mysql(target) => Box::new(mysql::MyConn::connect(std::sync::Arc::new(*target))?),
     })
+}
+
+/// A pool of up to `size` connections to the database at `uri`, each opened when first
+/// needed; the first is opened now, so an unreachable database fails here.
+pub fn pool(uri: &str, size: usize) -> Result<(Dialect, Pool)> {
+    let first = connect(uri)?;
+    let dialect = first.dialect();
+    let uri = uri.to_string();
+    let pool = Pool::new(size, Box::new(move || connect(&uri)));
+    pool.give(first);
+    Ok((dialect, pool))
 }
 
 /// `ferroflow db upgrade`: brings the database at `uri` to MLflow 3.17.2's schema, creating

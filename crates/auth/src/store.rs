@@ -1,0 +1,529 @@
+//! Users and grants on MLflow's auth schema (alembic head `f1a2b3c4d5e6` of 3.17.2), so a
+//! `basic_auth.db` moves between `mlflow server --app-name basic-auth` and Ferroflow as is.
+//!
+//! A user's grants are rows of `role_permissions` on a role named `__user_<id>__` in the
+//! `default` workspace, which the user is assigned to; roles created by administrators
+//! hold grants the same way. The legacy per-type tables (`experiment_permissions`, ...) are
+//! kept, as MLflow keeps them, and emptied of a deleted user's rows.
+
+use ferroflow_core::{Error, Result};
+use ferroflow_store::sql::conn::{Conn, Location, Pool, Row, Sql, parse_database_uri};
+
+use crate::password;
+use crate::policy::{self, Grant};
+
+/// MLflow 3.17.2's auth schema revision.
+pub const AUTH_HEAD_REVISION: &str = "f1a2b3c4d5e6";
+/// Older revisions of MLflow's auth schema, oldest first.
+const OLDER_REVISIONS: [&str; 6] = [
+    "8606fa83a998",
+    "2ed73881770d",
+    "0965eb92f5f0",
+    "a1b2c3d4e5f6",
+    "c3d4e5f6a7b8",
+    "e5f6a7b8c9d0",
+];
+/// The workspace every grant lives in while workspaces are off (MLflow's default).
+pub const DEFAULT_WORKSPACE: &str = "default";
+const SQLITE_SCHEMA: &str = include_str!("schema/sqlite.sql");
+/// The tables MLflow keeps from before roles; a deleted user's rows go from them too.
+const LEGACY_TABLES: [&str; 6] = [
+    "experiment_permissions",
+    "registered_model_permissions",
+    "scorer_permissions",
+    "gateway_secret_permissions",
+    "gateway_endpoint_permissions",
+    "gateway_model_definition_permissions",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+}
+
+impl User {
+    fn from_row(r: &Row) -> Result<User> {
+        Ok(User {
+            id: r.i64("id")?,
+            username: r.str("username")?,
+            password_hash: r.str("password_hash")?,
+            is_admin: r.bool("is_admin")?,
+        })
+    }
+}
+
+/// A role with its grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub id: i64,
+    pub name: String,
+    pub workspace: String,
+    pub description: Option<String>,
+    pub permissions: Vec<RolePermission>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolePermission {
+    pub id: i64,
+    pub role_id: i64,
+    pub grant: Grant,
+}
+
+pub struct AuthStore {
+    pool: Pool,
+}
+
+fn synthetic_role(user_id: i64) -> String {
+    format!("__user_{user_id}__")
+}
+
+fn user_not_found(username: &str) -> Error {
+    Error::not_found(format!("User with username={username} not found"))
+}
+
+/// Runs `f` in one write transaction on `c`.
+fn transaction<T>(c: &dyn Conn, f: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+    c.execute(&Sql::new(c.dialect().begin_write()))?;
+    match f(c) {
+        Ok(v) => {
+            c.execute(&Sql::new("COMMIT"))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = c.execute(&Sql::new("ROLLBACK"));
+            Err(e)
+        }
+    }
+}
+
+fn get_user(c: &dyn Conn, username: &str) -> Result<Option<User>> {
+    c.query_opt(
+        &Sql::new("SELECT id, username, password_hash, is_admin FROM users WHERE username = ?")
+            .with(username),
+    )?
+    .map(|r| User::from_row(&r))
+    .transpose()
+}
+
+fn require_user(c: &dyn Conn, username: &str) -> Result<User> {
+    get_user(c, username)?.ok_or_else(|| user_not_found(username))
+}
+
+impl AuthStore {
+    /// Opens the auth database at `uri`, creating MLflow's auth schema in an empty one.
+    pub async fn open(uri: &str) -> Result<AuthStore> {
+        let path = match parse_database_uri(uri)? {
+            Location::SqliteFile(path) => path,
+            _ => {
+                return Err(Error::invalid_param(format!(
+                    "The auth database '{uri}': Ferroflow keeps basic-auth users and permissions in SQLite for now (database_uri = sqlite:///basic_auth.db)"
+                )));
+            }
+        };
+        if let Some(parent) = std::path::Path::new(&path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::invalid_param(format!(
+                    "Cannot create the directory of the auth database {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let (_, pool) = ferroflow_store::sql::conn::pool(uri, 4)?;
+        let uri = uri.to_string();
+        pool.read(move |c| {
+            transaction(c, |c| {
+                let tables: Vec<String> = c
+                    .query(&Sql::new(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'alembic_version_auth')",
+                    ))?
+                    .iter()
+                    .map(|r| r.str("name"))
+                    .collect::<Result<_>>()?;
+                if tables.is_empty() {
+                    c.execute_script(SQLITE_SCHEMA)?;
+                    c.execute(
+                        &Sql::new("INSERT INTO alembic_version_auth (version_num) VALUES (?)")
+                            .with(AUTH_HEAD_REVISION),
+                    )?;
+                    return Ok(());
+                }
+                let version = if tables.iter().any(|t| t == "alembic_version_auth") {
+                    c.query_opt(&Sql::new("SELECT version_num FROM alembic_version_auth"))?
+                        .map(|r| r.str("version_num"))
+                        .transpose()?
+                } else {
+                    None
+                };
+                match version.as_deref() {
+                    Some(AUTH_HEAD_REVISION) => Ok(()),
+                    Some(v) if OLDER_REVISIONS.contains(&v) => Err(Error::invalid_state(format!(
+                        "The auth database {uri} is at MLflow auth revision {v}, older than MLflow 3.17.2's {AUTH_HEAD_REVISION}. Take a backup, then upgrade it once with MLflow 3.17.2: `python -m mlflow.server.auth db upgrade --url {uri}`"
+                    ))),
+                    Some(v) => Err(Error::invalid_state(format!(
+                        "The auth database {uri} is at auth revision {v}, which is not one of MLflow's up to 3.17.2 ({AUTH_HEAD_REVISION}); Ferroflow leaves it untouched"
+                    ))),
+                    None => Err(Error::invalid_state(format!(
+                        "{uri} has a users table but no alembic_version_auth: it is not an MLflow auth database"
+                    ))),
+                }
+            })
+        })
+        .await?;
+        Ok(AuthStore { pool })
+    }
+
+    pub async fn get_user(&self, username: &str) -> Result<Option<User>> {
+        let username = username.to_string();
+        self.pool.read(move |c| get_user(c, &username)).await
+    }
+
+    /// Every user with the roles they are assigned, in id order.
+    pub async fn list_users_with_roles(&self) -> Result<Vec<(User, Vec<Role>)>> {
+        self.pool
+            .read(|c| {
+                let users = c
+                    .query(&Sql::new(
+                        "SELECT id, username, password_hash, is_admin FROM users ORDER BY id",
+                    ))?
+                    .iter()
+                    .map(User::from_row)
+                    .collect::<Result<Vec<_>>>()?;
+                let roles = all_roles(c)?;
+                let assignments = c.query(&Sql::new(
+                    "SELECT user_id, role_id FROM user_role_assignments ORDER BY id",
+                ))?;
+                Ok(users
+                    .into_iter()
+                    .map(|u| {
+                        let mine = assignments
+                            .iter()
+                            .filter(|a| a.i64("user_id").ok() == Some(u.id))
+                            .filter_map(|a| {
+                                let id = a.i64("role_id").ok()?;
+                                roles.iter().find(|r| r.id == id).cloned()
+                            })
+                            .collect();
+                        (u, mine)
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    /// A new user; the password must meet MLflow's policy.
+    pub async fn create_user(&self, username: &str, pw: &str, is_admin: bool) -> Result<User> {
+        if username.is_empty() {
+            return Err(Error::invalid_param("Username cannot be empty."));
+        }
+        password::check_policy(pw)?;
+        let (username, pw) = (username.to_string(), pw.to_string());
+        self.pool
+            .read(move |c| {
+                let hash = password::hash(&pw)?;
+                transaction(c, |c| {
+                    if get_user(c, &username)?.is_some() {
+                        return Err(Error::already_exists(format!(
+                            "User (username={username}) already exists."
+                        )));
+                    }
+                    c.execute(
+                        &Sql::new(
+                            "INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?)",
+                        )
+                        .with(username.as_str())
+                        .with(hash.as_str())
+                        .with(is_admin as i64),
+                    )?;
+                    require_user(c, &username)
+                })
+            })
+            .await
+    }
+
+    pub async fn update_password(&self, username: &str, pw: &str) -> Result<()> {
+        let (username, pw) = (username.to_string(), pw.to_string());
+        self.pool
+            .read(move |c| {
+                require_user(c, &username)?;
+                password::check_policy(&pw)?;
+                let hash = password::hash(&pw)?;
+                c.execute(
+                    &Sql::new("UPDATE users SET password_hash = ? WHERE username = ?")
+                        .with(hash)
+                        .with(username.as_str()),
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn update_admin(&self, username: &str, is_admin: bool) -> Result<()> {
+        let username = username.to_string();
+        self.pool
+            .read(move |c| {
+                require_user(c, &username)?;
+                c.execute(
+                    &Sql::new("UPDATE users SET is_admin = ? WHERE username = ?")
+                        .with(is_admin as i64)
+                        .with(username.as_str()),
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Deletes a user with its own grants, its role assignments and its legacy rows.
+    pub async fn delete_user(&self, username: &str) -> Result<()> {
+        let username = username.to_string();
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    let user = require_user(c, &username)?;
+                    let own = "SELECT id FROM roles WHERE name = ?";
+                    for sql in [
+                        format!("DELETE FROM role_permissions WHERE role_id IN ({own})"),
+                        format!("DELETE FROM user_role_assignments WHERE role_id IN ({own})"),
+                        "DELETE FROM roles WHERE name = ?".to_string(),
+                    ] {
+                        c.execute(&Sql::new(sql).with(synthetic_role(user.id)))?;
+                    }
+                    c.execute(
+                        &Sql::new("DELETE FROM user_role_assignments WHERE user_id = ?")
+                            .with(user.id),
+                    )?;
+                    for t in LEGACY_TABLES {
+                        c.execute(
+                            &Sql::new(format!("DELETE FROM {t} WHERE user_id = ?")).with(user.id),
+                        )?;
+                    }
+                    c.execute(&Sql::new("DELETE FROM users WHERE id = ?").with(user.id))?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// The grants a user holds through any role in the default workspace.
+    pub async fn grants(&self, user_id: i64) -> Result<Vec<Grant>> {
+        self.pool
+            .read(move |c| {
+                c.query(
+                    &Sql::new(
+                        "SELECT rp.resource_type, rp.resource_pattern, rp.permission FROM role_permissions rp \
+                         JOIN roles r ON r.id = rp.role_id \
+                         JOIN user_role_assignments ura ON ura.role_id = r.id \
+                         WHERE ura.user_id = ? AND r.workspace = ?",
+                    )
+                    .with(user_id)
+                    .with(DEFAULT_WORKSPACE),
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(Grant {
+                        resource_type: r.str("resource_type")?,
+                        pattern: r.str("resource_pattern")?,
+                        permission: r.str("permission")?,
+                    })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    /// Grants `username` a level on a resource (`pattern` = its id, or `*`).
+    pub async fn grant(
+        &self,
+        username: &str,
+        resource_type: &str,
+        pattern: &str,
+        permission: &str,
+    ) -> Result<()> {
+        policy::reject_workspace_type(resource_type)?;
+        policy::check_pattern(pattern, resource_type)?;
+        policy::check_grantable(permission, resource_type)?;
+        let (u, t, p, perm) = (
+            username.to_string(),
+            resource_type.to_string(),
+            pattern.to_string(),
+            permission.to_string(),
+        );
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    let user = require_user(c, &u)?;
+                    let role = own_role(c, user.id, true)?.expect("created");
+                    if grant_row(c, role, &t, &p)?.is_some() {
+                        return Err(Error::already_exists(format!(
+                            "Permission for user={u} on resource_type={t}, resource_id={p} already exists."
+                        )));
+                    }
+                    c.execute(
+                        &Sql::new(
+                            "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?)",
+                        )
+                        .with(role)
+                        .with(t.as_str())
+                        .with(p.as_str())
+                        .with(perm.as_str()),
+                    )?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Removes the grant `grant` made.
+    pub async fn revoke(&self, username: &str, resource_type: &str, pattern: &str) -> Result<()> {
+        policy::reject_workspace_type(resource_type)?;
+        policy::check_resource_type(resource_type)?;
+        let (u, t, p) = (
+            username.to_string(),
+            resource_type.to_string(),
+            pattern.to_string(),
+        );
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    let user = require_user(c, &u)?;
+                    let row = match own_role(c, user.id, false)? {
+                        Some(role) => grant_row(c, role, &t, &p)?,
+                        None => None,
+                    };
+                    let Some(id) = row else {
+                        return Err(Error::not_found(format!(
+                            "Permission for user={u} on resource_type={t}, resource_id={p} not found."
+                        )));
+                    };
+                    c.execute(&Sql::new("DELETE FROM role_permissions WHERE id = ?").with(id))?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Grants that users hold on a resource that is gone (a deleted registered model):
+    /// a new one of the same name must not inherit them. Administrators' roles are kept.
+    pub async fn delete_grants_for(&self, resource_type: &str, pattern: &str) -> Result<()> {
+        let (t, p) = (resource_type.to_string(), pattern.to_string());
+        self.pool
+            .read(move |c| {
+                c.execute(
+                    &Sql::new(
+                        "DELETE FROM role_permissions WHERE resource_type = ? AND resource_pattern = ? \
+                         AND role_id IN (SELECT id FROM roles WHERE workspace = ? AND name LIKE '\\_\\_user\\_%\\_\\_' ESCAPE '\\')",
+                    )
+                    .with(t)
+                    .with(p)
+                    .with(DEFAULT_WORKSPACE),
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Users' grants follow a renamed resource (a registered model).
+    pub async fn rename_grants_for(&self, resource_type: &str, old: &str, new: &str) -> Result<()> {
+        let (t, old, new) = (resource_type.to_string(), old.to_string(), new.to_string());
+        self.pool
+            .read(move |c| {
+                c.execute(
+                    &Sql::new(
+                        "UPDATE role_permissions SET resource_pattern = ? WHERE resource_type = ? AND resource_pattern = ? \
+                         AND role_id IN (SELECT id FROM roles WHERE workspace = ? AND name LIKE '\\_\\_user\\_%\\_\\_' ESCAPE '\\')",
+                    )
+                    .with(new)
+                    .with(t)
+                    .with(old)
+                    .with(DEFAULT_WORKSPACE),
+                )?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// The id of the user's own role in the default workspace, made (and assigned) on demand.
+fn own_role(c: &dyn Conn, user_id: i64, create: bool) -> Result<Option<i64>> {
+    let find = || {
+        c.query_opt(
+            &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
+                .with(DEFAULT_WORKSPACE)
+                .with(synthetic_role(user_id)),
+        )?
+        .map(|r| r.i64("id"))
+        .transpose()
+    };
+    if let Some(id) = find()? {
+        return Ok(Some(id));
+    }
+    if !create {
+        return Ok(None);
+    }
+    c.execute(
+        &Sql::new("INSERT INTO roles (name, workspace, description) VALUES (?, ?, NULL)")
+            .with(synthetic_role(user_id))
+            .with(DEFAULT_WORKSPACE),
+    )?;
+    let id = find()?.ok_or_else(|| Error::internal("a new role is missing"))?;
+    c.execute(
+        &Sql::new("INSERT INTO user_role_assignments (user_id, role_id) VALUES (?, ?)")
+            .with(user_id)
+            .with(id),
+    )?;
+    Ok(Some(id))
+}
+
+fn grant_row(c: &dyn Conn, role: i64, t: &str, p: &str) -> Result<Option<i64>> {
+    c.query_opt(
+        &Sql::new(
+            "SELECT id FROM role_permissions WHERE role_id = ? AND resource_type = ? AND resource_pattern = ?",
+        )
+        .with(role)
+        .with(t)
+        .with(p),
+    )?
+    .map(|r| r.i64("id"))
+    .transpose()
+}
+
+/// Every role with its grants.
+fn all_roles(c: &dyn Conn) -> Result<Vec<Role>> {
+    let mut roles = c
+        .query(&Sql::new(
+            "SELECT id, name, workspace, description FROM roles ORDER BY id",
+        ))?
+        .iter()
+        .map(|r| {
+            Ok(Role {
+                id: r.i64("id")?,
+                name: r.str("name")?,
+                workspace: r.str("workspace")?,
+                description: r.opt_str("description")?,
+                permissions: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for row in c.query(&Sql::new(
+        "SELECT id, role_id, resource_type, resource_pattern, permission FROM role_permissions ORDER BY id",
+    ))? {
+        let role_id = row.i64("role_id")?;
+        if let Some(role) = roles.iter_mut().find(|r| r.id == role_id) {
+            role.permissions.push(RolePermission {
+                id: row.i64("id")?,
+                role_id,
+                grant: Grant {
+                    resource_type: row.str("resource_type")?,
+                    pattern: row.str("resource_pattern")?,
+                    permission: row.str("permission")?,
+                },
+            });
+        }
+    }
+    Ok(roles)
+}
