@@ -492,12 +492,14 @@ fn grant_row(c: &dyn Conn, role: i64, t: &str, p: &str) -> Result<Option<i64>> {
     .transpose()
 }
 
-/// Every role with its grants.
-fn all_roles(c: &dyn Conn) -> Result<Vec<Role>> {
+/// The roles `cond` selects (a `WHERE` clause over `roles`, or nothing), with their grants.
+fn roles(c: &dyn Conn, cond: Sql) -> Result<Vec<Role>> {
+    let mut sql = Sql::new("SELECT id, name, workspace, description FROM roles ");
+    sql.push(&cond.text);
+    sql.args.extend(cond.args);
+    sql.push(" ORDER BY id");
     let mut roles = c
-        .query(&Sql::new(
-            "SELECT id, name, workspace, description FROM roles ORDER BY id",
-        ))?
+        .query(&sql)?
         .iter()
         .map(|r| {
             Ok(Role {
@@ -509,21 +511,407 @@ fn all_roles(c: &dyn Conn) -> Result<Vec<Role>> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    for row in c.query(&Sql::new(
-        "SELECT id, role_id, resource_type, resource_pattern, permission FROM role_permissions ORDER BY id",
-    ))? {
-        let role_id = row.i64("role_id")?;
-        if let Some(role) = roles.iter_mut().find(|r| r.id == role_id) {
-            role.permissions.push(RolePermission {
+    if roles.is_empty() {
+        return Ok(roles);
+    }
+    for p in role_permissions(c, Sql::new(""))? {
+        if let Some(role) = roles.iter_mut().find(|r| r.id == p.role_id) {
+            role.permissions.push(p);
+        }
+    }
+    Ok(roles)
+}
+
+fn all_roles(c: &dyn Conn) -> Result<Vec<Role>> {
+    roles(c, Sql::new(""))
+}
+
+fn role_permissions(c: &dyn Conn, cond: Sql) -> Result<Vec<RolePermission>> {
+    let mut sql = Sql::new(
+        "SELECT id, role_id, resource_type, resource_pattern, permission FROM role_permissions ",
+    );
+    sql.push(&cond.text);
+    sql.args.extend(cond.args);
+    sql.push(" ORDER BY id");
+    c.query(&sql)?
+        .iter()
+        .map(|row| {
+            Ok(RolePermission {
                 id: row.i64("id")?,
-                role_id,
+                role_id: row.i64("role_id")?,
                 grant: Grant {
                     resource_type: row.str("resource_type")?,
                     pattern: row.str("resource_pattern")?,
                     permission: row.str("permission")?,
                 },
-            });
-        }
+            })
+        })
+        .collect()
+}
+
+fn role(c: &dyn Conn, id: i64) -> Result<Role> {
+    roles(c, Sql::new("WHERE id = ?").with(id))?
+        .pop()
+        .ok_or_else(|| Error::not_found(format!("Role with id={id} not found")))
+}
+
+fn role_permission(c: &dyn Conn, id: i64) -> Result<RolePermission> {
+    role_permissions(c, Sql::new("WHERE id = ?").with(id))?
+        .pop()
+        .ok_or_else(|| Error::not_found(format!("Role permission with id={id} not found")))
+}
+
+/// `__user_` names are the per-user roles'; nobody may take one.
+fn check_role_name(name: &str) -> Result<()> {
+    if name.starts_with("__user_") {
+        return Err(Error::invalid_param(format!(
+            "Role name '{name}' uses the reserved '__user_' prefix, which is held for the per-user permission representation. Choose a different name."
+        )));
     }
-    Ok(roles)
+    Ok(())
+}
+
+/// A user's membership of a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub id: i64,
+    pub user_id: i64,
+    pub role_id: i64,
+}
+
+impl AuthStore {
+    pub async fn create_role(
+        &self,
+        name: &str,
+        workspace: &str,
+        description: Option<String>,
+    ) -> Result<Role> {
+        check_role_name(name)?;
+        let (name, workspace) = (name.to_string(), workspace.to_string());
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    let taken = c.query_opt(
+                        &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
+                            .with(workspace.as_str())
+                            .with(name.as_str()),
+                    )?;
+                    if taken.is_some() {
+                        return Err(Error::already_exists(format!(
+                            "Role (name={name}, workspace={workspace}) already exists."
+                        )));
+                    }
+                    c.execute(
+                        &Sql::new(
+                            "INSERT INTO roles (name, workspace, description) VALUES (?, ?, ?)",
+                        )
+                        .with(name.as_str())
+                        .with(workspace.as_str())
+                        .with(description),
+                    )?;
+                    roles(
+                        c,
+                        Sql::new("WHERE workspace = ? AND name = ?")
+                            .with(workspace.as_str())
+                            .with(name.as_str()),
+                    )?
+                    .pop()
+                    .ok_or_else(|| Error::internal("a new role is missing"))
+                })
+            })
+            .await
+    }
+
+    pub async fn get_role(&self, id: i64) -> Result<Role> {
+        self.pool.read(move |c| role(c, id)).await
+    }
+
+    /// Roles in the given workspaces, or every role.
+    pub async fn list_roles(&self, workspaces: Option<Vec<String>>) -> Result<Vec<Role>> {
+        self.pool
+            .read(move |c| match workspaces {
+                None => all_roles(c),
+                Some(ws) if ws.is_empty() => Ok(Vec::new()),
+                Some(ws) => {
+                    let mut cond = Sql::new("WHERE workspace IN (");
+                    for (i, w) in ws.into_iter().enumerate() {
+                        cond.push(if i == 0 { "?" } else { ", ?" });
+                        cond.arg(w);
+                    }
+                    cond.push(")");
+                    roles(c, cond)
+                }
+            })
+            .await
+    }
+
+    pub async fn update_role(
+        &self,
+        id: i64,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<Role> {
+        if let Some(n) = &name {
+            check_role_name(n)?;
+        }
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    let current = role(c, id)?;
+                    if let Some(n) = &name {
+                        let taken = c.query_opt(
+                            &Sql::new(
+                                "SELECT id FROM roles WHERE workspace = ? AND name = ? AND id <> ?",
+                            )
+                            .with(current.workspace.as_str())
+                            .with(n.as_str())
+                            .with(id),
+                        )?;
+                        if taken.is_some() {
+                            return Err(Error::already_exists(format!(
+                                "Role with name={n} already exists in workspace={}",
+                                current.workspace
+                            )));
+                        }
+                        c.execute(
+                            &Sql::new("UPDATE roles SET name = ? WHERE id = ?")
+                                .with(n.as_str())
+                                .with(id),
+                        )?;
+                    }
+                    if let Some(d) = description {
+                        c.execute(
+                            &Sql::new("UPDATE roles SET description = ? WHERE id = ?")
+                                .with(d)
+                                .with(id),
+                        )?;
+                    }
+                    role(c, id)
+                })
+            })
+            .await
+    }
+
+    /// Deletes a role with its grants and assignments.
+    pub async fn delete_role(&self, id: i64) -> Result<()> {
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    role(c, id)?;
+                    for sql in [
+                        "DELETE FROM role_permissions WHERE role_id = ?",
+                        "DELETE FROM user_role_assignments WHERE role_id = ?",
+                        "DELETE FROM roles WHERE id = ?",
+                    ] {
+                        c.execute(&Sql::new(sql).with(id))?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    pub async fn add_role_permission(
+        &self,
+        role_id: i64,
+        resource_type: &str,
+        pattern: &str,
+        permission: &str,
+    ) -> Result<RolePermission> {
+        policy::check_grantable(permission, resource_type)?;
+        policy::check_pattern(pattern, resource_type)?;
+        let (t, p, perm) = (
+            resource_type.to_string(),
+            pattern.to_string(),
+            permission.to_string(),
+        );
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    role(c, role_id)?;
+                    if grant_row(c, role_id, &t, &p)?.is_some() {
+                        return Err(Error::already_exists(format!(
+                            "Role permission (role_id={role_id}, resource_type={t}, resource_pattern={p}) already exists."
+                        )));
+                    }
+                    c.execute(
+                        &Sql::new(
+                            "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?)",
+                        )
+                        .with(role_id)
+                        .with(t.as_str())
+                        .with(p.as_str())
+                        .with(perm.as_str()),
+                    )?;
+                    let id = grant_row(c, role_id, &t, &p)?
+                        .ok_or_else(|| Error::internal("a new role permission is missing"))?;
+                    role_permission(c, id)
+                })
+            })
+            .await
+    }
+
+    pub async fn get_role_permission(&self, id: i64) -> Result<RolePermission> {
+        self.pool.read(move |c| role_permission(c, id)).await
+    }
+
+    pub async fn remove_role_permission(&self, id: i64) -> Result<()> {
+        self.pool
+            .read(move |c| {
+                role_permission(c, id)?;
+                c.execute(&Sql::new("DELETE FROM role_permissions WHERE id = ?").with(id))?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn list_role_permissions(&self, role_id: i64) -> Result<Vec<RolePermission>> {
+        self.pool
+            .read(move |c| {
+                role(c, role_id)?;
+                role_permissions(c, Sql::new("WHERE role_id = ?").with(role_id))
+            })
+            .await
+    }
+
+    pub async fn update_role_permission(
+        &self,
+        id: i64,
+        permission: &str,
+    ) -> Result<RolePermission> {
+        let permission = permission.to_string();
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    let current = role_permission(c, id)?;
+                    policy::check_grantable(&permission, &current.grant.resource_type)?;
+                    c.execute(
+                        &Sql::new("UPDATE role_permissions SET permission = ? WHERE id = ?")
+                            .with(permission.as_str())
+                            .with(id),
+                    )?;
+                    role_permission(c, id)
+                })
+            })
+            .await
+    }
+
+    pub async fn assign_role(&self, user_id: i64, role_id: i64) -> Result<Assignment> {
+        self.pool
+            .read(move |c| {
+                transaction(c, |c| {
+                    role(c, role_id)?;
+                    let find = || {
+                        c.query_opt(
+                            &Sql::new("SELECT id FROM user_role_assignments WHERE user_id = ? AND role_id = ?")
+                                .with(user_id)
+                                .with(role_id),
+                        )
+                    };
+                    if find()?.is_some() {
+                        return Err(Error::already_exists(format!(
+                            "User role assignment (user_id={user_id}, role_id={role_id}) already exists"
+                        )));
+                    }
+                    c.execute(
+                        &Sql::new("INSERT INTO user_role_assignments (user_id, role_id) VALUES (?, ?)")
+                            .with(user_id)
+                            .with(role_id),
+                    )?;
+                    let id = find()?
+                        .ok_or_else(|| Error::internal("a new assignment is missing"))?
+                        .i64("id")?;
+                    Ok(Assignment { id, user_id, role_id })
+                })
+            })
+            .await
+    }
+
+    pub async fn unassign_role(&self, user_id: i64, role_id: i64) -> Result<()> {
+        self.pool
+            .read(move |c| {
+                let n = c.execute(
+                    &Sql::new(
+                        "DELETE FROM user_role_assignments WHERE user_id = ? AND role_id = ?",
+                    )
+                    .with(user_id)
+                    .with(role_id),
+                )?;
+                if n == 0 {
+                    return Err(Error::not_found(format!(
+                        "User role assignment (user_id={user_id}, role_id={role_id}) not found"
+                    )));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn list_user_roles(&self, user_id: i64) -> Result<Vec<Role>> {
+        self.pool
+            .read(move |c| {
+                roles(
+                    c,
+                    Sql::new(
+                        "WHERE id IN (SELECT role_id FROM user_role_assignments WHERE user_id = ?)",
+                    )
+                    .with(user_id),
+                )
+            })
+            .await
+    }
+
+    pub async fn list_role_users(&self, role_id: i64) -> Result<Vec<Assignment>> {
+        self.pool
+            .read(move |c| {
+                role(c, role_id)?;
+                c.query(
+                    &Sql::new("SELECT id, user_id, role_id FROM user_role_assignments WHERE role_id = ? ORDER BY id")
+                        .with(role_id),
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(Assignment {
+                        id: r.i64("id")?,
+                        user_id: r.i64("user_id")?,
+                        role_id: r.i64("role_id")?,
+                    })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    /// The workspaces the user holds a role in.
+    pub async fn user_workspaces(&self, user_id: i64) -> Result<Vec<String>> {
+        self.pool
+            .read(move |c| {
+                c.query(
+                    &Sql::new(
+                        "SELECT DISTINCT r.workspace FROM roles r JOIN user_role_assignments a ON a.role_id = r.id WHERE a.user_id = ?",
+                    )
+                    .with(user_id),
+                )?
+                .iter()
+                .map(|r| r.str("workspace"))
+                .collect()
+            })
+            .await
+    }
+
+    /// The user with this id, if any.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        self.pool
+            .read(move |c| {
+                c.query_opt(
+                    &Sql::new(
+                        "SELECT id, username, password_hash, is_admin FROM users WHERE id = ?",
+                    )
+                    .with(id),
+                )?
+                .map(|r| User::from_row(&r))
+                .transpose()
+            })
+            .await
+    }
 }

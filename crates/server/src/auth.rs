@@ -91,6 +91,10 @@ pub enum Rule {
     ManageResource,
     /// Reading a user's permission: oneself.
     UserPermission,
+    /// Reading a role (`role_id`): a member of a role in its workspace.
+    ViewRole,
+    /// Listing roles: of workspaces (`workspace`, repeated) the caller holds a role in.
+    ListRoles,
 }
 
 impl Rule {
@@ -112,52 +116,21 @@ use Action::{Delete, Manage, Read, Update};
 
 /// Every route under `/api` and `/ajax-api`, with the rule it needs. A `*` segment matches
 /// one path segment; a trailing `**` matches the rest.
+#[rustfmt::skip]
 const API_RULES: &[(&str, &str, Rule)] = &[
     // experiments
-    (
-        "POST",
-        "/2.0/mlflow/experiments/create",
-        Rule::CreateExperiment,
-    ),
+    ("POST", "/2.0/mlflow/experiments/create", Rule::CreateExperiment),
     ("GET", "/2.0/mlflow/experiments/get", Rule::Experiment(Read)),
-    (
-        "GET",
-        "/2.0/mlflow/experiments/get-by-name",
-        Rule::ExperimentByName(Read),
-    ),
+    ("GET", "/2.0/mlflow/experiments/get-by-name", Rule::ExperimentByName(Read)),
     ("GET", "/2.0/mlflow/experiments/search", Rule::SignedIn),
     ("POST", "/2.0/mlflow/experiments/search", Rule::SignedIn),
     ("GET", "/2.0/mlflow/experiments/list", Rule::SignedIn),
-    (
-        "POST",
-        "/2.0/mlflow/experiments/update",
-        Rule::Experiment(Update),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/experiments/delete",
-        Rule::Experiment(Delete),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/experiments/restore",
-        Rule::Experiment(Delete),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/experiments/set-experiment-tag",
-        Rule::Experiment(Update),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/experiments/delete-experiment-tag",
-        Rule::Experiment(Update),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/experiments/search-datasets",
-        Rule::Experiments(Read),
-    ),
+    ("POST", "/2.0/mlflow/experiments/update", Rule::Experiment(Update)),
+    ("POST", "/2.0/mlflow/experiments/delete", Rule::Experiment(Delete)),
+    ("POST", "/2.0/mlflow/experiments/restore", Rule::Experiment(Delete)),
+    ("POST", "/2.0/mlflow/experiments/set-experiment-tag", Rule::Experiment(Update)),
+    ("POST", "/2.0/mlflow/experiments/delete-experiment-tag", Rule::Experiment(Update)),
+    ("POST", "/2.0/mlflow/experiments/search-datasets", Rule::Experiments(Read)),
     // runs
     ("POST", "/2.0/mlflow/runs/create", Rule::CreateRun),
     ("GET", "/2.0/mlflow/runs/get", Rule::Run(Read)),
@@ -175,229 +148,57 @@ const API_RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/2.0/mlflow/runs/search", Rule::SignedIn),
     ("POST", "/2.0/mlflow/runs/search", Rule::SignedIn),
     ("GET", "/2.0/mlflow/metrics/get-history", Rule::Run(Read)),
-    (
-        "GET",
-        "/2.0/mlflow/metrics/get-history-bulk",
-        Rule::Runs("run_id", Read),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/metrics/get-history-bulk-interval",
-        Rule::Runs("run_ids", Read),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/ferroflow/metrics/get-history-downsampled",
-        Rule::Run(Read),
-    ),
+    ("GET", "/2.0/mlflow/metrics/get-history-bulk", Rule::Runs("run_id", Read)),
+    ("GET", "/2.0/mlflow/metrics/get-history-bulk-interval", Rule::Runs("run_ids", Read)),
+    ("GET", "/2.0/mlflow/ferroflow/metrics/get-history-downsampled", Rule::Run(Read)),
     ("GET", "/2.0/mlflow/artifacts/list", Rule::Run(Read)),
-    (
-        "POST",
-        "/2.0/mlflow/artifacts/presigned-download-url",
-        Rule::Run(Read),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/artifacts/presigned-upload-url",
-        Rule::Run(Update),
-    ),
+    ("POST", "/2.0/mlflow/artifacts/presigned-download-url", Rule::Run(Read)),
+    ("POST", "/2.0/mlflow/artifacts/presigned-upload-url", Rule::Run(Update)),
     ("POST", "/2.0/mlflow/upload-artifact", Rule::Run(Update)),
     // logged models
-    (
-        "POST",
-        "/2.0/mlflow/logged-models",
-        Rule::Experiment(Update),
-    ),
+    ("POST", "/2.0/mlflow/logged-models", Rule::Experiment(Update)),
     ("POST", "/2.0/mlflow/logged-models/search", Rule::SignedIn),
-    (
-        "GET",
-        "/2.0/mlflow/logged-models/*",
-        Rule::LoggedModel(Read),
-    ),
-    (
-        "PATCH",
-        "/2.0/mlflow/logged-models/*",
-        Rule::LoggedModel(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow/logged-models/*",
-        Rule::LoggedModel(Delete),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/logged-models/*/params",
-        Rule::LoggedModel(Update),
-    ),
-    (
-        "PATCH",
-        "/2.0/mlflow/logged-models/*/tags",
-        Rule::LoggedModel(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow/logged-models/*/tags/*",
-        Rule::LoggedModel(Delete),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/logged-models/*/artifacts/directories",
-        Rule::LoggedModel(Read),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/logged-models/*/artifacts/files",
-        Rule::LoggedModel(Read),
-    ),
+    ("GET", "/2.0/mlflow/logged-models/*", Rule::LoggedModel(Read)),
+    ("PATCH", "/2.0/mlflow/logged-models/*", Rule::LoggedModel(Update)),
+    ("DELETE", "/2.0/mlflow/logged-models/*", Rule::LoggedModel(Delete)),
+    ("POST", "/2.0/mlflow/logged-models/*/params", Rule::LoggedModel(Update)),
+    ("PATCH", "/2.0/mlflow/logged-models/*/tags", Rule::LoggedModel(Update)),
+    ("DELETE", "/2.0/mlflow/logged-models/*/tags/*", Rule::LoggedModel(Delete)),
+    ("GET", "/2.0/mlflow/logged-models/*/artifacts/directories", Rule::LoggedModel(Read)),
+    ("GET", "/2.0/mlflow/logged-models/*/artifacts/files", Rule::LoggedModel(Read)),
     // the model registry
-    (
-        "POST",
-        "/2.0/mlflow/registered-models/create",
-        Rule::CreateRegisteredModel,
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/registered-models/get",
-        Rule::RegisteredModel(Read),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/registered-models/rename",
-        Rule::RegisteredModel(Update),
-    ),
-    (
-        "PATCH",
-        "/2.0/mlflow/registered-models/update",
-        Rule::RegisteredModel(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow/registered-models/delete",
-        Rule::RegisteredModel(Delete),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/registered-models/search",
-        Rule::SignedIn,
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/registered-models/get-latest-versions",
-        Rule::ModelVersion(Read),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/registered-models/get-latest-versions",
-        Rule::ModelVersion(Read),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/registered-models/set-tag",
-        Rule::RegisteredModel(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow/registered-models/delete-tag",
-        Rule::RegisteredModel(Update),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/registered-models/alias",
-        Rule::ModelVersion(Read),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/registered-models/alias",
-        Rule::ModelVersion(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow/registered-models/alias",
-        Rule::ModelVersion(Delete),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/model-versions/create",
-        Rule::RegisteredModel(Update),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/model-versions/get",
-        Rule::ModelVersion(Read),
-    ),
-    (
-        "PATCH",
-        "/2.0/mlflow/model-versions/update",
-        Rule::ModelVersion(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow/model-versions/delete",
-        Rule::ModelVersion(Delete),
-    ),
+    ("POST", "/2.0/mlflow/registered-models/create", Rule::CreateRegisteredModel),
+    ("GET", "/2.0/mlflow/registered-models/get", Rule::RegisteredModel(Read)),
+    ("POST", "/2.0/mlflow/registered-models/rename", Rule::RegisteredModel(Update)),
+    ("PATCH", "/2.0/mlflow/registered-models/update", Rule::RegisteredModel(Update)),
+    ("DELETE", "/2.0/mlflow/registered-models/delete", Rule::RegisteredModel(Delete)),
+    ("GET", "/2.0/mlflow/registered-models/search", Rule::SignedIn),
+    ("GET", "/2.0/mlflow/registered-models/get-latest-versions", Rule::ModelVersion(Read)),
+    ("POST", "/2.0/mlflow/registered-models/get-latest-versions", Rule::ModelVersion(Read)),
+    ("POST", "/2.0/mlflow/registered-models/set-tag", Rule::RegisteredModel(Update)),
+    ("DELETE", "/2.0/mlflow/registered-models/delete-tag", Rule::RegisteredModel(Update)),
+    ("GET", "/2.0/mlflow/registered-models/alias", Rule::ModelVersion(Read)),
+    ("POST", "/2.0/mlflow/registered-models/alias", Rule::ModelVersion(Update)),
+    ("DELETE", "/2.0/mlflow/registered-models/alias", Rule::ModelVersion(Delete)),
+    ("POST", "/2.0/mlflow/model-versions/create", Rule::RegisteredModel(Update)),
+    ("GET", "/2.0/mlflow/model-versions/get", Rule::ModelVersion(Read)),
+    ("PATCH", "/2.0/mlflow/model-versions/update", Rule::ModelVersion(Update)),
+    ("DELETE", "/2.0/mlflow/model-versions/delete", Rule::ModelVersion(Delete)),
     ("GET", "/2.0/mlflow/model-versions/search", Rule::SignedIn),
-    (
-        "POST",
-        "/2.0/mlflow/model-versions/transition-stage",
-        Rule::ModelVersion(Update),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow/model-versions/get-download-uri",
-        Rule::ModelVersion(Read),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow/model-versions/set-tag",
-        Rule::ModelVersion(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow/model-versions/delete-tag",
-        Rule::ModelVersion(Delete),
-    ),
+    ("POST", "/2.0/mlflow/model-versions/transition-stage", Rule::ModelVersion(Update)),
+    ("GET", "/2.0/mlflow/model-versions/get-download-uri", Rule::ModelVersion(Read)),
+    ("POST", "/2.0/mlflow/model-versions/set-tag", Rule::ModelVersion(Update)),
+    ("DELETE", "/2.0/mlflow/model-versions/delete-tag", Rule::ModelVersion(Delete)),
     // the artifact proxy
     ("GET", "/2.0/mlflow-artifacts/artifacts", Rule::ArtifactList),
-    (
-        "GET",
-        "/2.0/mlflow-artifacts/artifacts/**",
-        Rule::ArtifactPath(Read),
-    ),
-    (
-        "PUT",
-        "/2.0/mlflow-artifacts/artifacts/**",
-        Rule::ArtifactPath(Update),
-    ),
-    (
-        "DELETE",
-        "/2.0/mlflow-artifacts/artifacts/**",
-        Rule::ArtifactPath(Manage),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow-artifacts/mpu/create/**",
-        Rule::ArtifactPath(Update),
-    ),
-    (
-        "PUT",
-        "/2.0/mlflow-artifacts/mpu/upload/**",
-        Rule::ArtifactPath(Update),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow-artifacts/mpu/complete/**",
-        Rule::ArtifactPath(Update),
-    ),
-    (
-        "POST",
-        "/2.0/mlflow-artifacts/mpu/abort/**",
-        Rule::ArtifactPath(Update),
-    ),
-    (
-        "GET",
-        "/2.0/mlflow-artifacts/presigned/**",
-        Rule::ArtifactPath(Read),
-    ),
+    ("GET", "/2.0/mlflow-artifacts/artifacts/**", Rule::ArtifactPath(Read)),
+    ("PUT", "/2.0/mlflow-artifacts/artifacts/**", Rule::ArtifactPath(Update)),
+    ("DELETE", "/2.0/mlflow-artifacts/artifacts/**", Rule::ArtifactPath(Manage)),
+    ("POST", "/2.0/mlflow-artifacts/mpu/create/**", Rule::ArtifactPath(Update)),
+    ("PUT", "/2.0/mlflow-artifacts/mpu/upload/**", Rule::ArtifactPath(Update)),
+    ("POST", "/2.0/mlflow-artifacts/mpu/complete/**", Rule::ArtifactPath(Update)),
+    ("POST", "/2.0/mlflow-artifacts/mpu/abort/**", Rule::ArtifactPath(Update)),
+    ("GET", "/2.0/mlflow-artifacts/presigned/**", Rule::ArtifactPath(Read)),
     // users and permissions
     ("POST", "/2.0/mlflow/users/create", Rule::Admin),
     ("GET", "/2.0/mlflow/users/get", Rule::SelfUser),
@@ -406,42 +207,37 @@ const API_RULES: &[(&str, &str, Rule)] = &[
     ("PATCH", "/2.0/mlflow/users/update-password", Rule::SelfUser),
     ("PATCH", "/2.0/mlflow/users/update-admin", Rule::Admin),
     ("DELETE", "/2.0/mlflow/users/delete", Rule::Admin),
-    (
-        "GET",
-        "/3.0/mlflow/users/current/permissions",
-        Rule::SignedIn,
-    ),
+    ("GET", "/3.0/mlflow/users/current/permissions", Rule::SignedIn),
     ("GET", "/3.0/mlflow/users/permissions/list", Rule::SelfUser),
-    (
-        "POST",
-        "/3.0/mlflow/users/permissions/grant",
-        Rule::ManageResource,
-    ),
-    (
-        "POST",
-        "/3.0/mlflow/users/permissions/revoke",
-        Rule::ManageResource,
-    ),
-    (
-        "GET",
-        "/3.0/mlflow/users/permissions/get",
-        Rule::UserPermission,
-    ),
+    ("POST", "/3.0/mlflow/users/permissions/grant", Rule::ManageResource),
+    ("POST", "/3.0/mlflow/users/permissions/revoke", Rule::ManageResource),
+    ("GET", "/3.0/mlflow/users/permissions/get", Rule::UserPermission),
+    ("GET", "/3.0/mlflow/users/roles/list", Rule::SelfUser),
+    // roles
+    ("POST", "/3.0/mlflow/roles/create", Rule::Admin),
+    ("GET", "/3.0/mlflow/roles/get", Rule::ViewRole),
+    ("GET", "/3.0/mlflow/roles/list", Rule::ListRoles),
+    ("PATCH", "/3.0/mlflow/roles/update", Rule::Admin),
+    ("DELETE", "/3.0/mlflow/roles/delete", Rule::Admin),
+    ("POST", "/3.0/mlflow/roles/permissions/add", Rule::Admin),
+    ("DELETE", "/3.0/mlflow/roles/permissions/remove", Rule::Admin),
+    ("GET", "/3.0/mlflow/roles/permissions/list", Rule::ViewRole),
+    ("PATCH", "/3.0/mlflow/roles/permissions/update", Rule::Admin),
+    ("POST", "/3.0/mlflow/roles/assign", Rule::Admin),
+    ("DELETE", "/3.0/mlflow/roles/unassign", Rule::Admin),
+    ("GET", "/3.0/mlflow/roles/users/list", Rule::Admin),
 ];
 
 /// Routes outside `/api`: the UI's page, the version, GraphQL (whose inner calls pass this
 /// layer again) and two artifact downloads.
+#[rustfmt::skip]
 const ROOT_RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/", Rule::SignedIn),
     ("GET", "/version", Rule::SignedIn),
     ("GET", "/graphql", Rule::SignedIn),
     ("POST", "/graphql", Rule::SignedIn),
     ("GET", "/get-artifact", Rule::Run(Read)),
-    (
-        "GET",
-        "/model-versions/get-artifact",
-        Rule::ModelVersion(Read),
-    ),
+    ("GET", "/model-versions/get-artifact", Rule::ModelVersion(Read)),
 ];
 
 /// Paths anyone may fetch: health checks, the UI's static files, and the server's
@@ -792,6 +588,38 @@ async fn decide(
                 supported_for_users(t)?;
                 policy::effective(&caller.grants, t, &id, caller.default).can_manage()
             }
+        }
+        Rule::ViewRole => {
+            let id = crate::handlers::roles::int_param(
+                fields.ok_or_else(|| Error::missing("role_id"))?,
+                "role_id",
+            )?;
+            let auth = s
+                .auth
+                .as_deref()
+                .ok_or_else(|| Error::internal("no auth"))?;
+            match auth.store.get_role(id).await {
+                Ok(role) => auth
+                    .store
+                    .user_workspaces(caller.user.id)
+                    .await?
+                    .contains(&role.workspace),
+                // Whether a role exists is not told to those who may not see it.
+                Err(e) if e.code == ErrorCode::RESOURCE_DOES_NOT_EXIST => false,
+                Err(e) => return Err(e),
+            }
+        }
+        Rule::ListRoles => {
+            let asked = fields
+                .map(|f| f.str_list("workspace"))
+                .transpose()?
+                .unwrap_or_default();
+            let auth = s
+                .auth
+                .as_deref()
+                .ok_or_else(|| Error::internal("no auth"))?;
+            let mine = auth.store.user_workspaces(caller.user.id).await?;
+            !asked.is_empty() && asked.iter().all(|w| mine.contains(w))
         }
         Rule::UserPermission => {
             let f = fields.ok_or_else(|| Error::missing("resource_type"))?;

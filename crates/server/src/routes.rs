@@ -11,7 +11,7 @@ use tower_http::compression::predicate::{Predicate, SizeAbove};
 use crate::error::{endpoint_not_found, method_not_allowed};
 use crate::handlers::{
     artifacts, downsample, experiments, logged_models, meta, metrics, model_versions,
-    registered_models, runs, users,
+    registered_models, roles, runs, users,
 };
 use crate::{AppState, graphql, security, ui};
 
@@ -203,6 +203,31 @@ fn users_api() -> Router<AppState> {
             "/3.0/mlflow/users/permissions/get",
             get(users::get_permission),
         )
+        .route("/3.0/mlflow/users/roles/list", get(roles::user_roles))
+        .route("/3.0/mlflow/roles/create", post(roles::create))
+        .route("/3.0/mlflow/roles/get", get(roles::get))
+        .route("/3.0/mlflow/roles/list", get(roles::list))
+        .route("/3.0/mlflow/roles/update", patch(roles::update))
+        .route("/3.0/mlflow/roles/delete", delete(roles::delete))
+        .route(
+            "/3.0/mlflow/roles/permissions/add",
+            post(roles::add_permission),
+        )
+        .route(
+            "/3.0/mlflow/roles/permissions/remove",
+            delete(roles::remove_permission),
+        )
+        .route(
+            "/3.0/mlflow/roles/permissions/list",
+            get(roles::list_permissions),
+        )
+        .route(
+            "/3.0/mlflow/roles/permissions/update",
+            patch(roles::update_permission),
+        )
+        .route("/3.0/mlflow/roles/assign", post(roles::assign))
+        .route("/3.0/mlflow/roles/unassign", delete(roles::unassign))
+        .route("/3.0/mlflow/roles/users/list", get(roles::role_users))
 }
 
 fn api(mlflow: Router<AppState>, with_auth: bool) -> Router<AppState> {

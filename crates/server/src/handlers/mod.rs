@@ -9,6 +9,7 @@ pub mod meta;
 pub mod metrics;
 pub mod model_versions;
 pub mod registered_models;
+pub mod roles;
 pub mod runs;
 pub mod users;
 

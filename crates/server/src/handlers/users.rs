@@ -6,7 +6,7 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferroflow_auth::policy::{self, Grant};
-use ferroflow_auth::store::Role;
+use ferroflow_auth::store::{Role, RolePermission};
 use ferroflow_auth::{Auth, User};
 use ferroflow_core::{Error, Result};
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
-fn auth(s: &AppState) -> Result<&Auth> {
+pub(crate) fn auth(s: &AppState) -> Result<&Auth> {
     s.auth
         .as_deref()
         .ok_or_else(|| Error::internal("the basic-auth app is not enabled"))
@@ -26,19 +26,23 @@ fn user_json(u: &User) -> Value {
     json!({ "id": u.id, "is_admin": u.is_admin, "username": u.username })
 }
 
-fn role_json(r: &Role) -> Value {
+pub(crate) fn role_json(r: &Role) -> Value {
     json!({
         "id": r.id,
         "name": r.name,
         "workspace": r.workspace,
         "description": r.description,
-        "permissions": r.permissions.iter().map(|p| json!({
-            "id": p.id,
-            "role_id": p.role_id,
-            "resource_type": p.grant.resource_type,
-            "resource_pattern": p.grant.pattern,
-            "permission": p.grant.permission,
-        })).collect::<Vec<_>>(),
+        "permissions": r.permissions.iter().map(role_permission_json).collect::<Vec<_>>(),
+    })
+}
+
+pub(crate) fn role_permission_json(p: &RolePermission) -> Value {
+    json!({
+        "id": p.id,
+        "role_id": p.role_id,
+        "resource_type": p.grant.resource_type,
+        "resource_pattern": p.grant.pattern,
+        "permission": p.grant.permission,
     })
 }
 
@@ -51,7 +55,7 @@ fn text(status: StatusCode, body: &'static str) -> Response {
     resp
 }
 
-async fn require_user(a: &Auth, username: &str) -> Result<User> {
+pub(crate) async fn require_user(a: &Auth, username: &str) -> Result<User> {
     a.store
         .get_user(username)
         .await?
