@@ -2,6 +2,10 @@
 -- any previous wrk process) logged, so no write is a deduplicated no-op.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 local run_id = os.getenv("BENCH_RUN_ID")
+-- HTTP basic credentials ("user:password" in base64), for servers behind basic-auth.
+local auth = os.getenv("BENCH_BASIC_AUTH")
+local headers = {["Content-Type"] = "application/json"}
+if auth and auth ~= "" then headers["Authorization"] = "Basic " .. auth end
 local base = (os.time() % 100000) * 1000000000
 -- Timestamps grow with each request, as a training loop's wall clock does.
 local clock = os.time() * 1000
@@ -19,5 +23,5 @@ function request()
     parts[#parts + 1] = string.format('{"key":"bench_%d","value":%d.5,"timestamp":%d,"step":%d}', i, counter, clock + counter, step)
   end
   local body = string.format('{"run_id":"%s","metrics":[%s]}', run_id, table.concat(parts, ","))
-  return wrk.format("POST", "/api/2.0/mlflow/runs/log-batch", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/api/2.0/mlflow/runs/log-batch", headers, body)
 end

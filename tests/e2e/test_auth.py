@@ -434,3 +434,46 @@ def test_every_route_refuses_strangers_and_the_unauthorized(workdir):
         assert call(s.url, "GET", "/api/2.0/mlflow/not-a-route").status_code == 404
     finally:
         s.stop()
+
+
+def test_cached_credentials_and_grants_follow_every_change(workdir):
+    """With `auth_cache_ttl_seconds`, a verified password and a user's grants are
+    remembered, and forgotten by the change that makes them wrong."""
+    s = ferroflow(workdir, write_ini(workdir, default_permission="NO_PERMISSIONS", auth_cache_ttl_seconds=600))
+    try:
+        alice = ("alice", "alicepassword1")
+        call(s.url, "POST", "/api/2.0/mlflow/users/create", json={"username": "alice", "password": alice[1]})
+        exp = call(s.url, "POST", "/api/2.0/mlflow/experiments/create", json={"name": "e"}).json()["experiment_id"]
+        get = lambda auth: call(s.url, "GET", "/api/2.0/mlflow/experiments/get", params={"experiment_id": exp}, auth=auth).status_code  # noqa: E731
+        assert get(alice) == 403
+        target = {"username": "alice", "resource_type": "experiment", "resource_id": exp}
+        call(s.url, "POST", "/api/3.0/mlflow/users/permissions/grant", json={**target, "permission": "READ"}).raise_for_status()
+        assert get(alice) == 200
+        call(s.url, "POST", "/api/3.0/mlflow/users/permissions/revoke", json=target).raise_for_status()
+        assert get(alice) == 403
+        call(s.url, "PATCH", "/api/2.0/mlflow/users/update-admin", json={"username": "alice", "is_admin": True}).raise_for_status()
+        assert get(alice) == 200
+        call(s.url, "PATCH", "/api/2.0/mlflow/users/update-password", json={"username": "alice", "password": "alicepassword2"}).raise_for_status()
+        assert get(alice) == 401
+        assert get(("alice", "alicepassword2")) == 200
+        call(s.url, "DELETE", "/api/2.0/mlflow/users/delete", json={"username": "alice"}).raise_for_status()
+        assert get(("alice", "alicepassword2")) == 401
+    finally:
+        s.stop()
+
+
+def test_repeated_wrong_passwords_are_slowed_down(workdir):
+    """Past 20 failed sign-ins in a minute, a user name from one address gets 429 with
+    Retry-After (its password no longer checked); other users are not affected."""
+    s = ferroflow(workdir, write_ini(workdir))
+    try:
+        call(s.url, "POST", "/api/2.0/mlflow/users/create", json={"username": "alice", "password": "alicepassword1"})
+        url = "/api/2.0/mlflow/users/current"
+        answers = [call(s.url, "GET", url, auth=("alice", f"guess-{i}")).status_code for i in range(20)]
+        assert answers == [401] * 20
+        blocked = call(s.url, "GET", url, auth=("alice", "alicepassword1"))
+        assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+        assert blocked.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+        assert call(s.url, "GET", url).status_code == 200
+    finally:
+        s.stop()

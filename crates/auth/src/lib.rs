@@ -36,6 +36,9 @@ pub struct Auth {
     pub config: AuthConfig,
     pub store: AuthStore,
     cache: Option<CredentialCache>,
+    /// A user's grants, read at most once per time-to-live while nothing was written here
+    /// (with the credential cache on; a write on another replica shows within the TTL).
+    grants: Option<Mutex<HashMap<i64, (Instant, u64, std::sync::Arc<Vec<Grant>>)>>>,
 }
 
 impl Auth {
@@ -49,11 +52,38 @@ impl Auth {
                 config.auth_cache_max_size.max(1),
             )
         });
+        let grants = cache.as_ref().map(|_| Mutex::new(HashMap::new()));
         Ok(Auth {
             config,
             store,
             cache,
+            grants,
         })
+    }
+
+    /// The grants `user` holds (in the default workspace).
+    pub async fn grants_of(&self, user: &User) -> Result<std::sync::Arc<Vec<Grant>>> {
+        let Some(cache) = &self.grants else {
+            return Ok(std::sync::Arc::new(self.store.grants(user.id).await?));
+        };
+        let generation = self.store.generation();
+        let ttl = Duration::from_secs(self.config.auth_cache_ttl_seconds);
+        if let Some((_, _, g)) = cache
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&user.id).cloned())
+            .filter(|(at, made, _)| *made == generation && at.elapsed() < ttl)
+        {
+            return Ok(g);
+        }
+        let fresh = std::sync::Arc::new(self.store.grants(user.id).await?);
+        if let Ok(mut m) = cache.lock() {
+            if m.len() >= self.config.auth_cache_max_size.max(1) {
+                m.clear();
+            }
+            m.insert(user.id, (Instant::now(), generation, fresh.clone()));
+        }
+        Ok(fresh)
     }
 
     /// The user these credentials belong to, or `None` when they do not match.

@@ -74,6 +74,8 @@ pub struct RolePermission {
 
 pub struct AuthStore {
     pool: Pool,
+    /// Counts this process's writes, so that what was cached before one is not used after.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 fn synthetic_role(user_id: i64) -> String {
@@ -175,7 +177,27 @@ impl AuthStore {
             })
         })
         .await?;
-        Ok(AuthStore { pool })
+        Ok(AuthStore {
+            pool,
+            generation: Default::default(),
+        })
+    }
+
+    /// How many writes this process has made; it changes with every write.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Runs a write, and counts it whether or not it succeeds.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Conn) -> Result<T> + Send + 'static,
+    {
+        let out = self.pool.read(f).await;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        out
     }
 
     pub async fn get_user(&self, username: &str) -> Result<Option<User>> {
@@ -223,90 +245,85 @@ impl AuthStore {
         }
         password::check_policy(pw)?;
         let (username, pw) = (username.to_string(), pw.to_string());
-        self.pool
-            .read(move |c| {
-                let hash = password::hash(&pw)?;
-                transaction(c, |c| {
-                    if get_user(c, &username)?.is_some() {
-                        return Err(Error::already_exists(format!(
-                            "User (username={username}) already exists."
-                        )));
-                    }
-                    c.execute(
-                        &Sql::new(
-                            "INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?)",
-                        )
-                        .with(username.as_str())
-                        .with(hash.as_str())
-                        .with(is_admin as i64),
-                    )?;
-                    require_user(c, &username)
-                })
+        self.write(move |c| {
+            let hash = password::hash(&pw)?;
+            transaction(c, |c| {
+                if get_user(c, &username)?.is_some() {
+                    return Err(Error::already_exists(format!(
+                        "User (username={username}) already exists."
+                    )));
+                }
+                c.execute(
+                    &Sql::new(
+                        "INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?)",
+                    )
+                    .with(username.as_str())
+                    .with(hash.as_str())
+                    .with(is_admin as i64),
+                )?;
+                require_user(c, &username)
             })
-            .await
+        })
+        .await
     }
 
     pub async fn update_password(&self, username: &str, pw: &str) -> Result<()> {
         let (username, pw) = (username.to_string(), pw.to_string());
-        self.pool
-            .read(move |c| {
-                require_user(c, &username)?;
-                password::check_policy(&pw)?;
-                let hash = password::hash(&pw)?;
-                c.execute(
-                    &Sql::new("UPDATE users SET password_hash = ? WHERE username = ?")
-                        .with(hash)
-                        .with(username.as_str()),
-                )?;
-                Ok(())
-            })
-            .await
+        self.write(move |c| {
+            require_user(c, &username)?;
+            password::check_policy(&pw)?;
+            let hash = password::hash(&pw)?;
+            c.execute(
+                &Sql::new("UPDATE users SET password_hash = ? WHERE username = ?")
+                    .with(hash)
+                    .with(username.as_str()),
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn update_admin(&self, username: &str, is_admin: bool) -> Result<()> {
         let username = username.to_string();
-        self.pool
-            .read(move |c| {
-                require_user(c, &username)?;
-                c.execute(
-                    &Sql::new("UPDATE users SET is_admin = ? WHERE username = ?")
-                        .with(is_admin as i64)
-                        .with(username.as_str()),
-                )?;
-                Ok(())
-            })
-            .await
+        self.write(move |c| {
+            require_user(c, &username)?;
+            c.execute(
+                &Sql::new("UPDATE users SET is_admin = ? WHERE username = ?")
+                    .with(is_admin as i64)
+                    .with(username.as_str()),
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes a user with its own grants, its role assignments and its legacy rows.
     pub async fn delete_user(&self, username: &str) -> Result<()> {
         let username = username.to_string();
-        self.pool
-            .read(move |c| {
-                transaction(c, |c| {
-                    let user = require_user(c, &username)?;
-                    let own = "SELECT id FROM roles WHERE name = ?";
-                    for sql in [
-                        format!("DELETE FROM role_permissions WHERE role_id IN ({own})"),
-                        format!("DELETE FROM user_role_assignments WHERE role_id IN ({own})"),
-                        "DELETE FROM roles WHERE name = ?".to_string(),
-                    ] {
-                        c.execute(&Sql::new(sql).with(synthetic_role(user.id)))?;
-                    }
+        self.write(move |c| {
+            transaction(c, |c| {
+                let user = require_user(c, &username)?;
+                let own = "SELECT id FROM roles WHERE name = ?";
+                for sql in [
+                    format!("DELETE FROM role_permissions WHERE role_id IN ({own})"),
+                    format!("DELETE FROM user_role_assignments WHERE role_id IN ({own})"),
+                    "DELETE FROM roles WHERE name = ?".to_string(),
+                ] {
+                    c.execute(&Sql::new(sql).with(synthetic_role(user.id)))?;
+                }
+                c.execute(
+                    &Sql::new("DELETE FROM user_role_assignments WHERE user_id = ?").with(user.id),
+                )?;
+                for t in LEGACY_TABLES {
                     c.execute(
-                        &Sql::new("DELETE FROM user_role_assignments WHERE user_id = ?")
-                            .with(user.id),
+                        &Sql::new(format!("DELETE FROM {t} WHERE user_id = ?")).with(user.id),
                     )?;
-                    for t in LEGACY_TABLES {
-                        c.execute(
-                            &Sql::new(format!("DELETE FROM {t} WHERE user_id = ?")).with(user.id),
-                        )?;
-                    }
-                    c.execute(&Sql::new("DELETE FROM users WHERE id = ?").with(user.id))?;
-                    Ok(())
-                })
+                }
+                c.execute(&Sql::new("DELETE FROM users WHERE id = ?").with(user.id))?;
+                Ok(())
             })
-            .await
+        })
+        .await
     }
 
     /// The grants a user holds through any role in the default workspace.
@@ -353,8 +370,7 @@ impl AuthStore {
             pattern.to_string(),
             permission.to_string(),
         );
-        self.pool
-            .read(move |c| {
+        self.write(move |c| {
                 transaction(c, |c| {
                     let user = require_user(c, &u)?;
                     let role = own_role(c, user.id, true)?.expect("created");
@@ -387,32 +403,30 @@ impl AuthStore {
             resource_type.to_string(),
             pattern.to_string(),
         );
-        self.pool
-            .read(move |c| {
-                transaction(c, |c| {
-                    let user = require_user(c, &u)?;
-                    let row = match own_role(c, user.id, false)? {
-                        Some(role) => grant_row(c, role, &t, &p)?,
-                        None => None,
-                    };
-                    let Some(id) = row else {
-                        return Err(Error::not_found(format!(
-                            "Permission for user={u} on resource_type={t}, resource_id={p} not found."
-                        )));
-                    };
-                    c.execute(&Sql::new("DELETE FROM role_permissions WHERE id = ?").with(id))?;
-                    Ok(())
-                })
+        self.write(move |c| {
+            transaction(c, |c| {
+                let user = require_user(c, &u)?;
+                let row = match own_role(c, user.id, false)? {
+                    Some(role) => grant_row(c, role, &t, &p)?,
+                    None => None,
+                };
+                let Some(id) = row else {
+                    return Err(Error::not_found(format!(
+                        "Permission for user={u} on resource_type={t}, resource_id={p} not found."
+                    )));
+                };
+                c.execute(&Sql::new("DELETE FROM role_permissions WHERE id = ?").with(id))?;
+                Ok(())
             })
-            .await
+        })
+        .await
     }
 
     /// Grants that users hold on a resource that is gone (a deleted registered model):
     /// a new one of the same name must not inherit them. Administrators' roles are kept.
     pub async fn delete_grants_for(&self, resource_type: &str, pattern: &str) -> Result<()> {
         let (t, p) = (resource_type.to_string(), pattern.to_string());
-        self.pool
-            .read(move |c| {
+        self.write(move |c| {
                 c.execute(
                     &Sql::new(
                         "DELETE FROM role_permissions WHERE resource_type = ? AND resource_pattern = ? \
@@ -430,8 +444,7 @@ impl AuthStore {
     /// Users' grants follow a renamed resource (a registered model).
     pub async fn rename_grants_for(&self, resource_type: &str, old: &str, new: &str) -> Result<()> {
         let (t, old, new) = (resource_type.to_string(), old.to_string(), new.to_string());
-        self.pool
-            .read(move |c| {
+        self.write(move |c| {
                 c.execute(
                     &Sql::new(
                         "UPDATE role_permissions SET resource_pattern = ? WHERE resource_type = ? AND resource_pattern = ? \
@@ -588,38 +601,35 @@ impl AuthStore {
     ) -> Result<Role> {
         check_role_name(name)?;
         let (name, workspace) = (name.to_string(), workspace.to_string());
-        self.pool
-            .read(move |c| {
-                transaction(c, |c| {
-                    let taken = c.query_opt(
-                        &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
-                            .with(workspace.as_str())
-                            .with(name.as_str()),
-                    )?;
-                    if taken.is_some() {
-                        return Err(Error::already_exists(format!(
-                            "Role (name={name}, workspace={workspace}) already exists."
-                        )));
-                    }
-                    c.execute(
-                        &Sql::new(
-                            "INSERT INTO roles (name, workspace, description) VALUES (?, ?, ?)",
-                        )
+        self.write(move |c| {
+            transaction(c, |c| {
+                let taken = c.query_opt(
+                    &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
+                        .with(workspace.as_str())
+                        .with(name.as_str()),
+                )?;
+                if taken.is_some() {
+                    return Err(Error::already_exists(format!(
+                        "Role (name={name}, workspace={workspace}) already exists."
+                    )));
+                }
+                c.execute(
+                    &Sql::new("INSERT INTO roles (name, workspace, description) VALUES (?, ?, ?)")
                         .with(name.as_str())
                         .with(workspace.as_str())
                         .with(description),
-                    )?;
-                    roles(
-                        c,
-                        Sql::new("WHERE workspace = ? AND name = ?")
-                            .with(workspace.as_str())
-                            .with(name.as_str()),
-                    )?
-                    .pop()
-                    .ok_or_else(|| Error::internal("a new role is missing"))
-                })
+                )?;
+                roles(
+                    c,
+                    Sql::new("WHERE workspace = ? AND name = ?")
+                        .with(workspace.as_str())
+                        .with(name.as_str()),
+                )?
+                .pop()
+                .ok_or_else(|| Error::internal("a new role is missing"))
             })
-            .await
+        })
+        .await
     }
 
     pub async fn get_role(&self, id: i64) -> Result<Role> {
@@ -654,61 +664,59 @@ impl AuthStore {
         if let Some(n) = &name {
             check_role_name(n)?;
         }
-        self.pool
-            .read(move |c| {
-                transaction(c, |c| {
-                    let current = role(c, id)?;
-                    if let Some(n) = &name {
-                        let taken = c.query_opt(
-                            &Sql::new(
-                                "SELECT id FROM roles WHERE workspace = ? AND name = ? AND id <> ?",
-                            )
-                            .with(current.workspace.as_str())
+        self.write(move |c| {
+            transaction(c, |c| {
+                let current = role(c, id)?;
+                if let Some(n) = &name {
+                    let taken = c.query_opt(
+                        &Sql::new(
+                            "SELECT id FROM roles WHERE workspace = ? AND name = ? AND id <> ?",
+                        )
+                        .with(current.workspace.as_str())
+                        .with(n.as_str())
+                        .with(id),
+                    )?;
+                    if taken.is_some() {
+                        return Err(Error::already_exists(format!(
+                            "Role with name={n} already exists in workspace={}",
+                            current.workspace
+                        )));
+                    }
+                    c.execute(
+                        &Sql::new("UPDATE roles SET name = ? WHERE id = ?")
                             .with(n.as_str())
                             .with(id),
-                        )?;
-                        if taken.is_some() {
-                            return Err(Error::already_exists(format!(
-                                "Role with name={n} already exists in workspace={}",
-                                current.workspace
-                            )));
-                        }
-                        c.execute(
-                            &Sql::new("UPDATE roles SET name = ? WHERE id = ?")
-                                .with(n.as_str())
-                                .with(id),
-                        )?;
-                    }
-                    if let Some(d) = description {
-                        c.execute(
-                            &Sql::new("UPDATE roles SET description = ? WHERE id = ?")
-                                .with(d)
-                                .with(id),
-                        )?;
-                    }
-                    role(c, id)
-                })
+                    )?;
+                }
+                if let Some(d) = description {
+                    c.execute(
+                        &Sql::new("UPDATE roles SET description = ? WHERE id = ?")
+                            .with(d)
+                            .with(id),
+                    )?;
+                }
+                role(c, id)
             })
-            .await
+        })
+        .await
     }
 
     /// Deletes a role with its grants and assignments.
     pub async fn delete_role(&self, id: i64) -> Result<()> {
-        self.pool
-            .read(move |c| {
-                transaction(c, |c| {
-                    role(c, id)?;
-                    for sql in [
-                        "DELETE FROM role_permissions WHERE role_id = ?",
-                        "DELETE FROM user_role_assignments WHERE role_id = ?",
-                        "DELETE FROM roles WHERE id = ?",
-                    ] {
-                        c.execute(&Sql::new(sql).with(id))?;
-                    }
-                    Ok(())
-                })
+        self.write(move |c| {
+            transaction(c, |c| {
+                role(c, id)?;
+                for sql in [
+                    "DELETE FROM role_permissions WHERE role_id = ?",
+                    "DELETE FROM user_role_assignments WHERE role_id = ?",
+                    "DELETE FROM roles WHERE id = ?",
+                ] {
+                    c.execute(&Sql::new(sql).with(id))?;
+                }
+                Ok(())
             })
-            .await
+        })
+        .await
     }
 
     pub async fn add_role_permission(
@@ -725,8 +733,7 @@ impl AuthStore {
             pattern.to_string(),
             permission.to_string(),
         );
-        self.pool
-            .read(move |c| {
+        self.write(move |c| {
                 transaction(c, |c| {
                     role(c, role_id)?;
                     if grant_row(c, role_id, &t, &p)?.is_some() {
@@ -756,13 +763,12 @@ impl AuthStore {
     }
 
     pub async fn remove_role_permission(&self, id: i64) -> Result<()> {
-        self.pool
-            .read(move |c| {
-                role_permission(c, id)?;
-                c.execute(&Sql::new("DELETE FROM role_permissions WHERE id = ?").with(id))?;
-                Ok(())
-            })
-            .await
+        self.write(move |c| {
+            role_permission(c, id)?;
+            c.execute(&Sql::new("DELETE FROM role_permissions WHERE id = ?").with(id))?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn list_role_permissions(&self, role_id: i64) -> Result<Vec<RolePermission>> {
@@ -780,25 +786,23 @@ impl AuthStore {
         permission: &str,
     ) -> Result<RolePermission> {
         let permission = permission.to_string();
-        self.pool
-            .read(move |c| {
-                transaction(c, |c| {
-                    let current = role_permission(c, id)?;
-                    policy::check_grantable(&permission, &current.grant.resource_type)?;
-                    c.execute(
-                        &Sql::new("UPDATE role_permissions SET permission = ? WHERE id = ?")
-                            .with(permission.as_str())
-                            .with(id),
-                    )?;
-                    role_permission(c, id)
-                })
+        self.write(move |c| {
+            transaction(c, |c| {
+                let current = role_permission(c, id)?;
+                policy::check_grantable(&permission, &current.grant.resource_type)?;
+                c.execute(
+                    &Sql::new("UPDATE role_permissions SET permission = ? WHERE id = ?")
+                        .with(permission.as_str())
+                        .with(id),
+                )?;
+                role_permission(c, id)
             })
-            .await
+        })
+        .await
     }
 
     pub async fn assign_role(&self, user_id: i64, role_id: i64) -> Result<Assignment> {
-        self.pool
-            .read(move |c| {
+        self.write(move |c| {
                 transaction(c, |c| {
                     role(c, role_id)?;
                     let find = || {
@@ -828,23 +832,20 @@ impl AuthStore {
     }
 
     pub async fn unassign_role(&self, user_id: i64, role_id: i64) -> Result<()> {
-        self.pool
-            .read(move |c| {
-                let n = c.execute(
-                    &Sql::new(
-                        "DELETE FROM user_role_assignments WHERE user_id = ? AND role_id = ?",
-                    )
+        self.write(move |c| {
+            let n = c.execute(
+                &Sql::new("DELETE FROM user_role_assignments WHERE user_id = ? AND role_id = ?")
                     .with(user_id)
                     .with(role_id),
-                )?;
-                if n == 0 {
-                    return Err(Error::not_found(format!(
-                        "User role assignment (user_id={user_id}, role_id={role_id}) not found"
-                    )));
-                }
-                Ok(())
-            })
-            .await
+            )?;
+            if n == 0 {
+                return Err(Error::not_found(format!(
+                    "User role assignment (user_id={user_id}, role_id={role_id}) not found"
+                )));
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub async fn list_user_roles(&self, user_id: i64) -> Result<Vec<Role>> {

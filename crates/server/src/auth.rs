@@ -23,6 +23,106 @@ use ferroflow_core::{Error, ErrorCode, Result};
 use crate::request::Fields;
 use crate::{ApiError, AppState};
 
+/// The basic-auth app as the server runs it: the auth crate's [`Auth`], and which experiment
+/// each run and logged model belongs to (that never changes, so it is remembered, up to a
+/// bound, instead of read on every request).
+pub struct AuthApp {
+    pub auth: Auth,
+    parents: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    failures: Failures,
+}
+
+/// Failed sign-ins per client address and user name: past [`Failures::LIMIT`] in a window,
+/// that name from that address is answered 429 until the window ends, without its password
+/// being checked. The same user from elsewhere, and other users behind the same address (a
+/// proxy's), are not affected.
+#[derive(Default)]
+struct Failures {
+    by_address: std::sync::Mutex<std::collections::HashMap<FailureKey, (std::time::Instant, u32)>>,
+}
+
+type FailureKey = (std::net::IpAddr, String);
+
+impl Failures {
+    const LIMIT: u32 = 20;
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+    const TRACKED: usize = 100_000;
+
+    /// Seconds until `ip` may try again, when it is over the limit.
+    fn blocked(&self, ip: std::net::IpAddr, user: &str) -> Option<u64> {
+        let m = self.by_address.lock().ok()?;
+        let (start, count) = m.get(&(ip, user.to_string()))?;
+        let left = Self::WINDOW.checked_sub(start.elapsed())?;
+        (*count >= Self::LIMIT).then(|| left.as_secs().max(1))
+    }
+
+    fn failed(&self, ip: std::net::IpAddr, user: &str) {
+        if let Ok(mut m) = self.by_address.lock() {
+            if m.len() >= Self::TRACKED {
+                m.retain(|_, (start, _)| start.elapsed() < Self::WINDOW);
+            }
+            let entry = m
+                .entry((ip, user.to_string()))
+                .or_insert((std::time::Instant::now(), 0));
+            if entry.0.elapsed() >= Self::WINDOW {
+                *entry = (std::time::Instant::now(), 0);
+            }
+            entry.1 += 1;
+        }
+    }
+}
+
+const REMEMBERED_PARENTS: usize = 100_000;
+
+impl AuthApp {
+    pub fn new(auth: Auth) -> AuthApp {
+        AuthApp {
+            auth,
+            parents: Default::default(),
+            failures: Failures::default(),
+        }
+    }
+
+    async fn parent<F, Fut>(&self, key: String, look_up: F) -> Result<String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String>>,
+    {
+        if let Some(p) = self.parents.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        let parent = look_up().await?;
+        if let Ok(mut m) = self.parents.lock() {
+            if m.len() >= REMEMBERED_PARENTS {
+                m.clear();
+            }
+            m.insert(key, parent.clone());
+        }
+        Ok(parent)
+    }
+
+    async fn run_experiment(&self, s: &AppState, run_id: &str) -> Result<String> {
+        self.parent(format!("run:{run_id}"), || async {
+            Ok(s.store.get_run(run_id).await?.info.experiment_id)
+        })
+        .await
+    }
+
+    async fn model_experiment(&self, s: &AppState, model_id: &str) -> Result<String> {
+        self.parent(format!("model:{model_id}"), || async {
+            Ok(s.store.get_logged_model(model_id).await?.info.experiment_id)
+        })
+        .await
+    }
+}
+
+impl std::ops::Deref for AuthApp {
+    type Target = Auth;
+    fn deref(&self) -> &Auth {
+        &self.auth
+    }
+}
+
 /// The signed-in user of a request and what they were granted.
 #[derive(Clone)]
 pub struct Caller {
@@ -340,6 +440,19 @@ fn unauthenticated() -> Response {
     resp
 }
 
+/// The answer to an address that failed to sign in too often.
+fn too_many_failures(wait: u64) -> Response {
+    let mut resp = ApiError(Error::new(
+        ErrorCode::REQUEST_LIMIT_EXCEEDED,
+        format!("Too many failed sign-ins for this user from this address; try again in {wait} s"),
+    ))
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 /// MLflow's answer to a caller who may not do what they asked.
 fn forbidden() -> Response {
     let mut resp = (StatusCode::FORBIDDEN, "Permission denied").into_response();
@@ -359,13 +472,13 @@ async fn sign_in(auth: &Auth, headers: &axum::http::HeaderMap) -> Result<Option<
         return Ok(None);
     };
     let grants = if user.is_admin {
-        Vec::new()
+        Arc::new(Vec::new())
     } else {
-        auth.store.grants(user.id).await?
+        auth.grants_of(&user).await?
     };
     Ok(Some(Caller {
         user,
-        grants: Arc::new(grants),
+        grants,
         default: auth.config.default_permission,
     }))
 }
@@ -389,11 +502,30 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     // A call made inside the server (GraphQL's) carries the caller it was made for.
     let caller = match req.extensions().get::<Caller>().cloned() {
         Some(c) => c,
-        None => match sign_in(&auth, req.headers()).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return unauthenticated(),
-            Err(e) => return ApiError(e).into_response(),
-        },
+        None => {
+            let ip = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            let name = credentials(req.headers()).map(|(u, _)| u);
+            let key = ip.zip(name);
+            if let Some(wait) = key
+                .as_ref()
+                .and_then(|(ip, u)| auth.failures.blocked(*ip, u))
+            {
+                return too_many_failures(wait);
+            }
+            match sign_in(&auth, req.headers()).await {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    if let Some((ip, u)) = &key {
+                        auth.failures.failed(*ip, u);
+                    }
+                    return unauthenticated();
+                }
+                Err(e) => return ApiError(e).into_response(),
+            }
+        }
     };
     let rule = rule_for(req.method(), &path);
     let hook = rule.and_then(|r| after_hook(req.method(), &path, r));
@@ -410,7 +542,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     if !caller.is_admin() {
         let allowed = match rule {
             None => Ok(false),
-            Some(rule) => decide(&s, &caller, rule, &path, fields.as_ref()).await,
+            Some(rule) => decide(&s, &auth, &caller, rule, &path, fields.as_ref()).await,
         };
         match allowed {
             Ok(true) => {}
@@ -463,6 +595,7 @@ fn param(fields: Option<&Fields>, name: &str) -> Result<String> {
 /// Whether a caller who is not an administrator passes `rule`.
 async fn decide(
     s: &AppState,
+    auth: &AuthApp,
     caller: &Caller,
     rule: Rule,
     path: &str,
@@ -498,8 +631,8 @@ async fn decide(
         Rule::Run(action) => {
             let f = fields.ok_or_else(|| Error::missing("run_id"))?;
             let run_id = f.req_str_any(&["run_id", "run_uuid"])?;
-            let run = s.store.get_run(&run_id).await?;
-            caller.allows(&run_requirement(run.info.experiment_id, action))
+            let experiment = auth.run_experiment(s, &run_id).await?;
+            caller.allows(&run_requirement(experiment, action))
         }
         Rule::Runs(key, action) => {
             let ids = fields
@@ -507,8 +640,8 @@ async fn decide(
                 .transpose()?
                 .unwrap_or_default();
             for id in ids {
-                let run = s.store.get_run(&id).await?;
-                if !caller.allows(&run_requirement(run.info.experiment_id, action)) {
+                let experiment = auth.run_experiment(s, &id).await?;
+                if !caller.allows(&run_requirement(experiment, action)) {
                     return Ok(false);
                 }
             }
@@ -543,12 +676,10 @@ async fn decide(
                 .skip_while(|s| *s != "logged-models")
                 .nth(1)
                 .unwrap_or_default();
-            let model = s.store.get_logged_model(id).await?;
-            caller.allows(&Requirement::on(LOGGED_MODEL, "*", action).or_else(
-                EXPERIMENT,
-                model.info.experiment_id,
-                action,
-            ))
+            let experiment = auth.model_experiment(s, id).await?;
+            caller.allows(
+                &Requirement::on(LOGGED_MODEL, "*", action).or_else(EXPERIMENT, experiment, action),
+            )
         }
         Rule::ArtifactPath(action) => {
             let rest = path
@@ -594,10 +725,6 @@ async fn decide(
                 fields.ok_or_else(|| Error::missing("role_id"))?,
                 "role_id",
             )?;
-            let auth = s
-                .auth
-                .as_deref()
-                .ok_or_else(|| Error::internal("no auth"))?;
             match auth.store.get_role(id).await {
                 Ok(role) => auth
                     .store
@@ -614,10 +741,6 @@ async fn decide(
                 .map(|f| f.str_list("workspace"))
                 .transpose()?
                 .unwrap_or_default();
-            let auth = s
-                .auth
-                .as_deref()
-                .ok_or_else(|| Error::internal("no auth"))?;
             let mine = auth.store.user_workspaces(caller.user.id).await?;
             !asked.is_empty() && asked.iter().all(|w| mine.contains(w))
         }

@@ -59,7 +59,7 @@ pub struct AppState {
     pub artifacts: Option<Arc<dyn ArtifactRepo>>,
     pub config: Arc<ServerConfig>,
     /// MLflow's basic-auth app, when the server runs it (`--app-name basic-auth`).
-    pub auth: Option<Arc<ferroflow_auth::Auth>>,
+    pub auth: Option<Arc<auth::AuthApp>>,
 }
 
 impl AppState {
@@ -81,7 +81,7 @@ impl AppState {
 
     /// The same state with every route behind the basic-auth app.
     pub fn with_auth(mut self, auth: ferroflow_auth::Auth) -> AppState {
-        self.auth = Some(Arc::new(auth));
+        self.auth = Some(Arc::new(auth::AuthApp::new(auth)));
         self
     }
 }

@@ -19,6 +19,7 @@ use crate::{ApiResult, AppState};
 pub(crate) fn auth(s: &AppState) -> Result<&Auth> {
     s.auth
         .as_deref()
+        .map(|a| &a.auth)
         .ok_or_else(|| Error::internal("the basic-auth app is not enabled"))
 }
 
