@@ -38,7 +38,7 @@ pub struct Auth {
     cache: Option<CredentialCache>,
     /// A user's grants, read at most once per time-to-live while nothing was written here
     /// (with the credential cache on; a write on another replica shows within the TTL).
-    grants: Option<Mutex<HashMap<i64, (Instant, u64, std::sync::Arc<Vec<Grant>>)>>>,
+    grants: Option<Mutex<HashMap<i64, CachedGrants>>>,
 }
 
 impl Auth {
@@ -185,6 +185,8 @@ async fn bootstrap_admin(store: &AuthStore, config: &AuthConfig) -> Result<()> {
 }
 
 type CacheKey = (String, [u8; 32]);
+/// When they were read, the store's generation then, and the grants.
+type CachedGrants = (Instant, u64, std::sync::Arc<Vec<Grant>>);
 
 /// Verified credentials for a while: the expensive hash runs once per user, password and
 /// time-to-live. Keys hold an HMAC of the password under a key made at start, never the
