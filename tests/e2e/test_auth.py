@@ -10,17 +10,17 @@ import mlflow
 import pytest
 import requests
 
-from conftest import BIN, MLFLOW, MLFLOW_3, Reference, Server, mlflow3
+from conftest import BIN, MLFLOW, MLFLOW_3, Reference, Server, mlflow3, needs_mysql, needs_postgres, new_mysql_database, new_pg_database
 
 ADMIN = ("admin", "admin-password-1")
 
 
-def write_ini(workdir, default_permission="READ", db="basic_auth.db", **extra):
+def write_ini(workdir, default_permission="READ", database_uri="sqlite:///basic_auth.db", **extra):
     ini = workdir / "auth.ini"
     lines = [
         "[mlflow]",
         f"default_permission = {default_permission}",
-        f"database_uri = sqlite:///{db}",
+        f"database_uri = {database_uri}",
         "admin_username = admin",
         f"admin_password = {ADMIN[1]}",
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
@@ -163,12 +163,34 @@ def scenario(base):
     return out
 
 
+def auth_database(kind, workdir):
+    """An empty auth database of `kind` for one server, and a function that reads its rows."""
+    if kind == "sqlite":
+        path = workdir / "basic_auth.db"
+
+        def rows(sql):
+            with sqlite3.connect(path) as c:
+                return c.execute(sql).fetchall()
+        return f"sqlite:///{path}", rows
+    import psycopg
+
+    uri = new_pg_database("ff_auth")
+
+    def rows(sql):
+        with psycopg.connect(uri) as c:
+            return [tuple(r) for r in c.execute(sql).fetchall()]
+    return uri, rows
+
+
 @mlflow3
-def test_user_and_permission_flows_match_the_reference(workdir):
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def test_user_and_permission_flows_match_the_reference(workdir, kind):
     (workdir / "ff").mkdir()
     (workdir / "ref").mkdir()
-    ff = ferroflow(workdir / "ff", write_ini(workdir / "ff"))
-    ref = reference(workdir / "ref", write_ini(workdir / "ref"))
+    ff_db, ff_rows = auth_database(kind, workdir / "ff")
+    ref_db, ref_rows = auth_database(kind, workdir / "ref")
+    ff = ferroflow(workdir / "ff", write_ini(workdir / "ff", database_uri=ff_db))
+    ref = reference(workdir / "ref", write_ini(workdir / "ref", database_uri=ref_db.replace("postgresql://", "postgresql+psycopg2://")))
     try:
         ours, theirs = scenario(ff.url), scenario(ref.url)
     finally:
@@ -178,11 +200,9 @@ def test_user_and_permission_flows_match_the_reference(workdir):
     assert not differences, "\n".join(f"ours {a}\nthe reference's {b}" for a, b in differences)
     assert len(ours) == len(theirs)
     # Both wrote the same rows to the auth schema (passwords hashed with fresh salts).
-    def rows(db):
-        with sqlite3.connect(db) as c:
-            return {t: c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-                    for t in ("roles", "role_permissions", "user_role_assignments", "alembic_version_auth")}
-    assert rows(workdir / "ff" / "basic_auth.db") == rows(workdir / "ref" / "basic_auth.db")
+    for t in ("users", "roles", "role_permissions", "user_role_assignments", "alembic_version_auth"):
+        cols = "id, username, is_admin" if t == "users" else "*"
+        assert ff_rows(f"SELECT {cols} FROM {t} ORDER BY 1") == ref_rows(f"SELECT {cols} FROM {t} ORDER BY 1"), t
 
 
 def test_the_official_client_signs_in_with_mlflow_tracking_username(workdir, monkeypatch):
@@ -303,12 +323,14 @@ def test_registered_models_belong_to_their_creator(workdir):
         s.stop()
 
 
-def test_mlflow_auth_databases_are_shared_both_ways(workdir):
-    """A basic_auth.db made by MLflow is served by Ferroflow, and the other way round:
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def test_mlflow_auth_databases_are_shared_both_ways(workdir, kind):
+    """An auth database made by MLflow is served by Ferroflow, and the other way round:
     users sign in with the passwords they were given on the other server."""
     (workdir / "a").mkdir()
     (workdir / "b").mkdir()
-    ini = write_ini(workdir, db=str(workdir / "shared.db"))
+    uri = f"sqlite:///{workdir / 'shared.db'}" if kind == "sqlite" else new_pg_database("ff_auth")
+    ini = write_ini(workdir, database_uri=uri)
     ref = reference(workdir / "a", ini)
     try:
         assert call(ref.url, "POST", "/api/2.0/mlflow/users/create", json={"username": "alice", "password": "alicepassword1"}).ok
@@ -477,3 +499,15 @@ def test_repeated_wrong_passwords_are_slowed_down(workdir):
         assert call(s.url, "GET", url).status_code == 200
     finally:
         s.stop()
+
+
+@needs_mysql
+def test_an_empty_mysql_auth_database_is_refused_with_the_reason(workdir):
+    """MLflow 3.17.2's auth migrations cannot run on MySQL or MariaDB; Ferroflow says why
+    instead of making a schema MLflow would not recognise."""
+    ini = write_ini(workdir, database_uri=new_mysql_database("ff_auth"))
+    p = subprocess.run(
+        [BIN, "server", "--app-name", "basic-auth", "--port", "0"],
+        cwd=workdir, capture_output=True, text=True, timeout=60, env={**os.environ, **auth_env(ini)},
+    )
+    assert p.returncode != 0 and "SQLite or PostgreSQL" in p.stderr, p.stderr

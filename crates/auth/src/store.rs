@@ -7,7 +7,9 @@
 //! kept, as MLflow keeps them, and emptied of a deleted user's rows.
 
 use ferroflow_core::{Error, Result};
-use ferroflow_store::sql::conn::{Conn, Location, Pool, Row, Sql, parse_database_uri};
+use ferroflow_store::sql::conn::{
+    Conn, Dialect, Location, Pool, Row, Sql, parse_database_uri, table_names,
+};
 
 use crate::password;
 use crate::policy::{self, Grant};
@@ -26,6 +28,9 @@ const OLDER_REVISIONS: [&str; 6] = [
 /// The workspace every grant lives in while workspaces are off (MLflow's default).
 pub const DEFAULT_WORKSPACE: &str = "default";
 const SQLITE_SCHEMA: &str = include_str!("schema/sqlite.sql");
+const POSTGRES_SCHEMA: &str = include_str!("schema/postgres.sql");
+/// Serializes schema creation among replicas starting together on PostgreSQL.
+const PG_SCHEMA_LOCK: i64 = 0x6666_6175_7468;
 /// The tables MLflow keeps from before roles; a deleted user's rows go from them too.
 const LEGACY_TABLES: [&str; 6] = [
     "experiment_permissions",
@@ -115,68 +120,31 @@ fn require_user(c: &dyn Conn, username: &str) -> Result<User> {
 }
 
 impl AuthStore {
-    /// Opens the auth database at `uri`, creating MLflow's auth schema in an empty one.
+    /// Opens the auth database at `uri` (SQLite or PostgreSQL), creating MLflow's auth schema
+    /// in an empty one; a MySQL auth database MLflow made is served, not created.
     pub async fn open(uri: &str) -> Result<AuthStore> {
-        let path = match parse_database_uri(uri)? {
-            Location::SqliteFile(path) => path,
-            _ => {
-                return Err(Error::invalid_param(format!(
-                    "The auth database '{uri}': Ferroflow keeps basic-auth users and permissions in SQLite for now (database_uri = sqlite:///basic_auth.db)"
-                )));
+        if let Location::SqliteFile(path) = parse_database_uri(uri)? {
+            if let Some(parent) = std::path::Path::new(&path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Error::invalid_param(format!(
+                        "Cannot create the directory of the auth database {}: {e}",
+                        parent.display()
+                    ))
+                })?;
             }
-        };
-        if let Some(parent) = std::path::Path::new(&path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                Error::invalid_param(format!(
-                    "Cannot create the directory of the auth database {}: {e}",
-                    parent.display()
-                ))
-            })?;
         }
-        let (_, pool) = ferroflow_store::sql::conn::pool(uri, 4)?;
-        let uri = uri.to_string();
-        pool.read(move |c| {
-            transaction(c, |c| {
-                let tables: Vec<String> = c
-                    .query(&Sql::new(
-                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'alembic_version_auth')",
-                    ))?
-                    .iter()
-                    .map(|r| r.str("name"))
-                    .collect::<Result<_>>()?;
-                if tables.is_empty() {
-                    c.execute_script(SQLITE_SCHEMA)?;
-                    c.execute(
-                        &Sql::new("INSERT INTO alembic_version_auth (version_num) VALUES (?)")
-                            .with(AUTH_HEAD_REVISION),
-                    )?;
-                    return Ok(());
-                }
-                let version = if tables.iter().any(|t| t == "alembic_version_auth") {
-                    c.query_opt(&Sql::new("SELECT version_num FROM alembic_version_auth"))?
-                        .map(|r| r.str("version_num"))
-                        .transpose()?
-                } else {
-                    None
-                };
-                match version.as_deref() {
-                    Some(AUTH_HEAD_REVISION) => Ok(()),
-                    Some(v) if OLDER_REVISIONS.contains(&v) => Err(Error::invalid_state(format!(
-                        "The auth database {uri} is at MLflow auth revision {v}, older than MLflow 3.17.2's {AUTH_HEAD_REVISION}. Take a backup, then upgrade it once with MLflow 3.17.2: `python -m mlflow.server.auth db upgrade --url {uri}`"
-                    ))),
-                    Some(v) => Err(Error::invalid_state(format!(
-                        "The auth database {uri} is at auth revision {v}, which is not one of MLflow's up to 3.17.2 ({AUTH_HEAD_REVISION}); Ferroflow leaves it untouched"
-                    ))),
-                    None => Err(Error::invalid_state(format!(
-                        "{uri} has a users table but no alembic_version_auth: it is not an MLflow auth database"
-                    ))),
-                }
-            })
+        let shown = ferroflow_core::uri::without_password(uri);
+        let (_, pool) = tokio::task::spawn_blocking({
+            let uri = uri.to_string();
+            move || ferroflow_store::sql::conn::pool(&uri, 4)
         })
-        .await?;
+        .await
+        .map_err(|e| Error::internal(format!("opening the auth database failed: {e}")))??;
+        pool.read(move |c| transaction(c, |c| check_schema(c, &shown)))
+            .await?;
         Ok(AuthStore {
             pool,
             generation: Default::default(),
@@ -247,22 +215,16 @@ impl AuthStore {
         let (username, pw) = (username.to_string(), pw.to_string());
         self.write(move |c| {
             let hash = password::hash(&pw)?;
-            transaction(c, |c| {
-                if get_user(c, &username)?.is_some() {
-                    return Err(Error::already_exists(format!(
-                        "User (username={username}) already exists."
-                    )));
-                }
-                c.execute(
-                    &Sql::new(
-                        "INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?)",
-                    )
+            insert_unique(
+                c,
+                Sql::new("INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?)")
                     .with(username.as_str())
                     .with(hash.as_str())
                     .with(is_admin as i64),
-                )?;
-                require_user(c, &username)
-            })
+                |c| get_user(c, &username).map(|u| u.is_some()),
+                || format!("User (username={username}) already exists."),
+            )?;
+            require_user(c, &username)
         })
         .await
     }
@@ -430,7 +392,7 @@ impl AuthStore {
                 c.execute(
                     &Sql::new(
                         "DELETE FROM role_permissions WHERE resource_type = ? AND resource_pattern = ? \
-                         AND role_id IN (SELECT id FROM roles WHERE workspace = ? AND name LIKE '\\_\\_user\\_%\\_\\_' ESCAPE '\\')",
+                         AND role_id IN (SELECT id FROM roles WHERE workspace = ? AND SUBSTR(name, 1, 7) = '__user_')",
                     )
                     .with(t)
                     .with(p)
@@ -448,7 +410,7 @@ impl AuthStore {
                 c.execute(
                     &Sql::new(
                         "UPDATE role_permissions SET resource_pattern = ? WHERE resource_type = ? AND resource_pattern = ? \
-                         AND role_id IN (SELECT id FROM roles WHERE workspace = ? AND name LIKE '\\_\\_user\\_%\\_\\_' ESCAPE '\\')",
+                         AND role_id IN (SELECT id FROM roles WHERE workspace = ? AND SUBSTR(name, 1, 7) = '__user_')",
                     )
                     .with(new)
                     .with(t)
@@ -458,6 +420,71 @@ impl AuthStore {
                 Ok(())
             })
             .await
+    }
+}
+
+/// Runs an `INSERT` that a unique constraint may refuse, as MLflow's store does: the insert
+/// is tried first (on PostgreSQL a refused one still takes its sequence number, so ids stay
+/// those MLflow gives), and a refusal becomes `RESOURCE_ALREADY_EXISTS` with `message`.
+fn insert_unique(
+    c: &dyn Conn,
+    insert: Sql,
+    exists: impl Fn(&dyn Conn) -> Result<bool>,
+    message: impl Fn() -> String,
+) -> Result<()> {
+    match transaction(c, |c| c.execute(&insert)) {
+        Ok(_) => Ok(()),
+        Err(e) => match exists(c) {
+            Ok(true) => Err(Error::already_exists(message())),
+            _ => Err(e),
+        },
+    }
+}
+
+/// Creates MLflow's auth schema in an empty database, or checks the one there is at 3.17.2's
+/// revision; an older or unknown one is refused and left as it is.
+fn check_schema(c: &dyn Conn, shown: &str) -> Result<()> {
+    if c.dialect() == Dialect::Postgres {
+        c.query(
+            &Sql::new("SELECT pg_advisory_xact_lock(?) IS NULL AS locked").with(PG_SCHEMA_LOCK),
+        )?;
+    }
+    let tables = table_names(c)?;
+    let has = |t: &str| tables.iter().any(|n| n == t);
+    if !has("users") && !has("alembic_version_auth") {
+        match c.dialect() {
+            Dialect::Sqlite => c.execute_script(SQLITE_SCHEMA)?,
+            Dialect::Postgres => c.execute_script(POSTGRES_SCHEMA)?,
+            Dialect::Mysql => {
+                return Err(Error::invalid_param(format!(
+                    "The auth database {shown} is empty, and MLflow 3.17.2's auth schema cannot be made on MySQL or MariaDB (its migrations give two foreign keys one name, which MySQL refuses, and so does `mlflow server --app-name basic-auth`). Keep the auth database in SQLite or PostgreSQL (database_uri)."
+                )));
+            }
+        }
+        c.execute(
+            &Sql::new("INSERT INTO alembic_version_auth (version_num) VALUES (?)")
+                .with(AUTH_HEAD_REVISION),
+        )?;
+        return Ok(());
+    }
+    let version = if has("alembic_version_auth") {
+        c.query_opt(&Sql::new("SELECT version_num FROM alembic_version_auth"))?
+            .map(|r| r.str("version_num"))
+            .transpose()?
+    } else {
+        None
+    };
+    match version.as_deref() {
+        Some(AUTH_HEAD_REVISION) => Ok(()),
+        Some(v) if OLDER_REVISIONS.contains(&v) => Err(Error::invalid_state(format!(
+            "The auth database {shown} is at MLflow auth revision {v}, older than MLflow 3.17.2's {AUTH_HEAD_REVISION}. Take a backup, then upgrade it once with MLflow 3.17.2: `python -m mlflow.server.auth db upgrade --url <database_uri>`"
+        ))),
+        Some(v) => Err(Error::invalid_state(format!(
+            "The auth database {shown} is at auth revision {v}, which is not one of MLflow's up to 3.17.2 ({AUTH_HEAD_REVISION}); Ferroflow leaves it untouched"
+        ))),
+        None => Err(Error::invalid_state(format!(
+            "{shown} has a users table but no alembic_version_auth: it is not an MLflow auth database"
+        ))),
     }
 }
 
@@ -602,32 +629,30 @@ impl AuthStore {
         check_role_name(name)?;
         let (name, workspace) = (name.to_string(), workspace.to_string());
         self.write(move |c| {
-            transaction(c, |c| {
-                let taken = c.query_opt(
-                    &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
-                        .with(workspace.as_str())
-                        .with(name.as_str()),
-                )?;
-                if taken.is_some() {
-                    return Err(Error::already_exists(format!(
-                        "Role (name={name}, workspace={workspace}) already exists."
-                    )));
-                }
-                c.execute(
-                    &Sql::new("INSERT INTO roles (name, workspace, description) VALUES (?, ?, ?)")
-                        .with(name.as_str())
-                        .with(workspace.as_str())
-                        .with(description),
-                )?;
-                roles(
-                    c,
-                    Sql::new("WHERE workspace = ? AND name = ?")
-                        .with(workspace.as_str())
-                        .with(name.as_str()),
-                )?
-                .pop()
-                .ok_or_else(|| Error::internal("a new role is missing"))
-            })
+            insert_unique(
+                c,
+                Sql::new("INSERT INTO roles (name, workspace, description) VALUES (?, ?, ?)")
+                    .with(name.as_str())
+                    .with(workspace.as_str())
+                    .with(description),
+                |c| {
+                    Ok(c.query_opt(
+                        &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
+                            .with(workspace.as_str())
+                            .with(name.as_str()),
+                    )?
+                    .is_some())
+                },
+                || format!("Role (name={name}, workspace={workspace}) already exists."),
+            )?;
+            roles(
+                c,
+                Sql::new("WHERE workspace = ? AND name = ?")
+                    .with(workspace.as_str())
+                    .with(name.as_str()),
+            )?
+            .pop()
+            .ok_or_else(|| Error::internal("a new role is missing"))
         })
         .await
     }
@@ -734,28 +759,28 @@ impl AuthStore {
             permission.to_string(),
         );
         self.write(move |c| {
-                transaction(c, |c| {
-                    role(c, role_id)?;
-                    if grant_row(c, role_id, &t, &p)?.is_some() {
-                        return Err(Error::already_exists(format!(
-                            "Role permission (role_id={role_id}, resource_type={t}, resource_pattern={p}) already exists."
-                        )));
-                    }
-                    c.execute(
-                        &Sql::new(
-                            "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?)",
-                        )
-                        .with(role_id)
-                        .with(t.as_str())
-                        .with(p.as_str())
-                        .with(perm.as_str()),
-                    )?;
-                    let id = grant_row(c, role_id, &t, &p)?
-                        .ok_or_else(|| Error::internal("a new role permission is missing"))?;
-                    role_permission(c, id)
-                })
-            })
-            .await
+            role(c, role_id)?;
+            insert_unique(
+                c,
+                Sql::new(
+                    "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?)",
+                )
+                .with(role_id)
+                .with(t.as_str())
+                .with(p.as_str())
+                .with(perm.as_str()),
+                |c| Ok(grant_row(c, role_id, &t, &p)?.is_some()),
+                || {
+                    format!(
+                        "Role permission (role_id={role_id}, resource_type={t}, resource_pattern={p}) already exists."
+                    )
+                },
+            )?;
+            let id = grant_row(c, role_id, &t, &p)?
+                .ok_or_else(|| Error::internal("a new role permission is missing"))?;
+            role_permission(c, id)
+        })
+        .await
     }
 
     pub async fn get_role_permission(&self, id: i64) -> Result<RolePermission> {

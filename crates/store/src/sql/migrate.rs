@@ -164,7 +164,8 @@ fn migrate_in_transaction(
     result
 }
 
-pub(crate) fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
+/// The tables of the connection's database (its current schema on PostgreSQL).
+pub fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"

@@ -26,8 +26,9 @@ pub use dialect::Dialect;
 /// kinds (the auth store): one [`Conn`] interface, [`Sql`] with `?` placeholders, a [`Pool`].
 pub mod conn {
     pub use super::db::{Conn, Pool, Row, Value};
+    pub use super::migrate::table_names;
     pub use super::query::{Arg, Sql};
-    pub use super::{Location, connect, parse_database_uri, pool};
+    pub use super::{Dialect, Location, connect, parse_database_uri, pool};
 }
 pub(crate) use import::Importer;
 pub(crate) use metrics::sample_steps;
