@@ -123,18 +123,17 @@ impl AuthStore {
     /// Opens the auth database at `uri` (SQLite or PostgreSQL), creating MLflow's auth schema
     /// in an empty one; a MySQL auth database MLflow made is served, not created.
     pub async fn open(uri: &str) -> Result<AuthStore> {
-        if let Location::SqliteFile(path) = parse_database_uri(uri)? {
-            if let Some(parent) = std::path::Path::new(&path)
+        if let Location::SqliteFile(path) = parse_database_uri(uri)?
+            && let Some(parent) = std::path::Path::new(&path)
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    Error::invalid_param(format!(
-                        "Cannot create the directory of the auth database {}: {e}",
-                        parent.display()
-                    ))
-                })?;
-            }
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::invalid_param(format!(
+                    "Cannot create the directory of the auth database {}: {e}",
+                    parent.display()
+                ))
+            })?;
         }
         let shown = ferroflow_core::uri::without_password(uri);
         let (_, pool) = tokio::task::spawn_blocking({
