@@ -323,7 +323,7 @@ def test_registered_models_belong_to_their_creator(workdir):
         s.stop()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=[needs_postgres, mlflow3])])
 def test_mlflow_auth_databases_are_shared_both_ways(workdir, kind):
     """An auth database made by MLflow is served by Ferroflow, and the other way round:
     users sign in with the passwords they were given on the other server."""

@@ -79,7 +79,22 @@ export class ApiError extends Error {
 }
 
 const API = 'ajax-api/2.0/mlflow/';
+/** MLflow 3's routes (the basic-auth permission routes live there). */
+export const API3 = 'ajax-api/3.0/mlflow/';
 const TIMEOUT_MS = 30_000;
+
+/**
+ * `path` as a URL relative to the page, or an error when it would leave this origin.
+ * The browser attaches the cached basic-auth credentials to every request to the
+ * server, so the UI must never build a URL that points anywhere else: no scheme, no
+ * `//host`, no backslash tricks browsers read as `/`.
+ */
+export function sameOrigin(path: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(path) || /^[\\/]{2}/.test(path) || path.startsWith('\\')) {
+    throw new Error(`Refusing to call ${path}: API URLs stay on this server.`);
+  }
+  return path;
+}
 
 type Params = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -107,13 +122,20 @@ async function errorOf(resp: Response): Promise<ApiError> {
   return new ApiError(resp.status, 'HTTP_' + resp.status, `The server answered ${resp.status}${detail ? ': ' + detail : ''}`);
 }
 
+/** The relative URL `call` requests: GET params in the query. */
+export function apiUrl(method: string, path: string, params: Params = {}, prefix = API): string {
+  return sameOrigin(prefix + path + (method === 'GET' ? queryString(params) : ''));
+}
+
 /** One API call: GET params go in the query, others in a JSON body. */
-export async function call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, params: Params = {}): Promise<T> {
-  const url = API + path + (method === 'GET' ? queryString(params) : '');
+export async function call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, params: Params = {}, prefix = API): Promise<T> {
+  const url = apiUrl(method, path, params, prefix);
   let resp: Response;
   try {
     resp = await fetch(url, {
       method,
+      // Explicit: credentials (the cached basic-auth ones) only go to this origin.
+      credentials: 'same-origin',
       headers: method === 'GET' ? {} : { 'Content-Type': 'application/json' },
       body: method === 'GET' ? undefined : JSON.stringify(params),
       signal: AbortSignal.timeout(TIMEOUT_MS),
@@ -137,15 +159,18 @@ export const get = <T>(path: string, params?: Params) => call<T>('GET', path, pa
 export const post = <T>(path: string, params?: Params) => call<T>('POST', path, params);
 export const patch = <T>(path: string, params?: Params) => call<T>('PATCH', path, params);
 export const del = <T>(path: string, params?: Params) => call<T>('DELETE', path, params);
+/** The same under `ajax-api/3.0/mlflow/`. */
+export const get3 = <T>(path: string, params?: Params) => call<T>('GET', path, params, API3);
+export const post3 = <T>(path: string, params?: Params) => call<T>('POST', path, params, API3);
 
 /** The download URL of a run artifact (served by the server's /get-artifact). */
 export function artifactUrl(runId: string, path: string): string {
-  return 'get-artifact' + queryString({ path, run_uuid: runId });
+  return sameOrigin('get-artifact' + queryString({ path, run_uuid: runId }));
 }
 
 /** The download URL of a file of a logged model (MLflow 3). */
 export function loggedModelFileUrl(modelId: string, path: string): string {
-  return API + `logged-models/${encodeURIComponent(modelId)}/artifacts/files` + queryString({ artifact_file_path: path });
+  return sameOrigin(API + `logged-models/${encodeURIComponent(modelId)}/artifacts/files` + queryString({ artifact_file_path: path }));
 }
 
 /**
@@ -153,7 +178,7 @@ export function loggedModelFileUrl(modelId: string, path: string): string {
  * listing did not know the size. `truncated` says whether there was more.
  */
 export async function readArtifactHead(url: string, limit: number): Promise<{ text: string; truncated: boolean }> {
-  const resp = await fetch(url, { headers: { Range: `bytes=0-${limit - 1}` } });
+  const resp = await fetch(sameOrigin(url), { credentials: 'same-origin', headers: { Range: `bytes=0-${limit - 1}` } });
   if (!resp.ok) throw await errorOf(resp);
   const reader = resp.body?.getReader();
   if (!reader) return { text: '', truncated: false };

@@ -6,6 +6,8 @@ import { RunsPage } from './pages/runs';
 import { RunPage } from './pages/run';
 import { ComparePage } from './pages/compare';
 import { ModelsPage, ModelPage, VersionPage } from './pages/models';
+import { AdminPage } from './pages/admin';
+import { AccountBadge } from './account';
 import './style.css';
 
 /** The current route; follows `location.hash`. */
@@ -31,6 +33,8 @@ function Page({ r }: { r: Route }) {
       return <ModelPage key={r.name} name={r.name} />;
     case 'version':
       return <VersionPage key={r.name + '/' + r.version} name={r.name} version={r.version} />;
+    case 'admin':
+      return <AdminPage />;
     case 'notfound':
       return (
         <div class="error" role="alert">
@@ -57,6 +61,7 @@ function App() {
             Models
           </a>
         </nav>
+        <AccountBadge />
       </header>
       <main>
         <Page r={r} />

@@ -13,6 +13,8 @@ describe('parseRoute', () => {
     ['#/models', { page: 'models', query: {} }],
     ['#/models/wine%20model', { page: 'model', name: 'wine model', query: {} }],
     ['#/models/wine/versions/3', { page: 'version', name: 'wine', version: '3', query: {} }],
+    ['#/admin', { page: 'admin', query: {} }],
+    ['#/admin/x', { page: 'notfound', path: '/admin/x', query: {} }],
     ['#/nope', { page: 'notfound', path: '/nope', query: {} }],
     ['#/experiments/1/runs', { page: 'notfound', path: '/experiments/1/runs', query: {} }],
     ['#/models/%E0%A4%A', { page: 'model', name: '%E0%A4%A', query: {} }],
@@ -30,6 +32,7 @@ describe('formatRoute', () => {
       { page: 'run', experimentId: '7', runId: 'r1', artifactPath: 'plots/a b.png', query: {} },
       { page: 'model', name: 'a/b?c#d', query: {} },
       { page: 'version', name: 'm', version: '10', query: {} },
+      { page: 'admin', query: {} },
     ];
     for (const r of routes) expect(parseRoute(formatRoute(r))).toEqual(r);
   });
@@ -37,6 +40,7 @@ describe('formatRoute', () => {
     expect(href.run('1', 'abc')).toBe('#/experiments/1/runs/abc');
     expect(href.version('my model', 2)).toBe('#/models/my%20model/versions/2');
     expect(href.runs('3', { filter: '', order: '' })).toBe('#/experiments/3');
+    expect(href.admin()).toBe('#/admin');
   });
 });
 

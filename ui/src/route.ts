@@ -1,6 +1,7 @@
 // Hash routes with MLflow's URL shapes, so bookmarks of MLflow's UI keep working:
 // #/experiments, #/experiments/<id>, #/experiments/<id>/runs/<run_id>[/artifacts/<path>],
 // #/models, #/models/<name>, #/models/<name>/versions/<n>,
+// #/admin (users and permissions, with the basic-auth app),
 // #/compare-runs?runs=["<id>",...]&experiments=["<id>",...]. A query after `?` carries
 // page state that deep-links (the runs filter and sort).
 
@@ -14,6 +15,7 @@ export type Route =
   | { page: 'models'; query: Query }
   | { page: 'model'; name: string; query: Query }
   | { page: 'version'; name: string; version: string; query: Query }
+  | { page: 'admin'; query: Query }
   | { page: 'notfound'; path: string; query: Query };
 
 function decode(segment: string): string {
@@ -50,6 +52,7 @@ export function parseRoute(hash: string): Route {
     }
   }
   if (head === 'compare-runs' && a === undefined) return { page: 'compare', query };
+  if (head === 'admin' && a === undefined) return { page: 'admin', query };
   if (head === 'models') {
     if (a === undefined) return { page: 'models', query };
     if (b === undefined) return { page: 'model', name: a, query };
@@ -93,6 +96,9 @@ export function formatRoute(route: Route): string {
     case 'version':
       path = `/models/${enc(route.name)}/versions/${enc(route.version)}`;
       break;
+    case 'admin':
+      path = '/admin';
+      break;
     case 'notfound':
       path = route.path;
       break;
@@ -108,6 +114,7 @@ export const href = {
     formatRoute({ page: 'run', experimentId, runId, artifactPath, query: {} }),
   compare: (runIds: string[], experimentIds: string[]) =>
     formatRoute({ page: 'compare', query: { runs: JSON.stringify(runIds), experiments: JSON.stringify(experimentIds) } }),
+  admin: () => formatRoute({ page: 'admin', query: {} }),
   models: () => formatRoute({ page: 'models', query: {} }),
   model: (name: string) => formatRoute({ page: 'model', name, query: {} }),
   version: (name: string, version: string | number) =>
