@@ -48,6 +48,20 @@ def call(base, method, path, auth=ADMIN, **kw):
     return requests.request(method, base + path, auth=auth, timeout=60, **kw)
 
 
+def raw_get(base, path, auth):
+    """A GET of `path` exactly as written (requests would resolve its `..` segments)."""
+    import base64
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    conn.request("GET", path, headers={"Authorization": f"Basic {token}"})
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
 def scenario(base):
     """One pass over the user and permission flows; each step's status, content type and
     body (timestamps and run ids taken out), in order."""
@@ -99,6 +113,10 @@ def scenario(base):
     step("admin asks about bob", "GET", perm + "get", params={"username": "bob", **target})
     step("bob runs in it now", "POST", "/api/2.0/mlflow/runs/create", json={"experiment_id": exp}, auth=bob)
     step("bob grants (EDIT is not MANAGE)", "POST", perm + "grant", json={"username": "alice", **target, "permission": "READ"}, auth=bob)
+    step("alice grants herself elsewhere", "POST", perm + "grant", json={"username": "alice", "resource_type": "experiment", "resource_id": "0", "permission": "MANAGE"}, auth=alice)
+    step("alice grants on every experiment", "POST", perm + "grant", json={"username": "bob", "resource_type": "experiment", "resource_id": "*", "permission": "READ"}, auth=alice)
+    step("alice grants on the workspace", "POST", perm + "grant", json={"username": "alice", "resource_type": "workspace", "resource_id": "*", "permission": "MANAGE"}, auth=alice)
+    step("alice grants a run tier", "POST", perm + "grant", json={"username": "bob", "resource_type": "run", "resource_id": "abc", "permission": "READ"}, auth=alice)
     step("alice revokes", "POST", perm + "revoke", json={"username": "bob", **target}, auth=alice)
     step("and again", "POST", perm + "revoke", json={"username": "bob", **target}, auth=alice)
     roles = "/api/3.0/mlflow/roles/"
@@ -319,6 +337,13 @@ def test_registered_models_belong_to_their_creator(workdir):
         assert call(s.url, "PUT", put, auth=bob, data=b"y").status_code == 403
         assert call(s.url, "GET", put, auth=alice).content == b"x"
         assert call(s.url, "GET", "/api/2.0/mlflow-artifacts/artifacts", params={"path": "../x"}, auth=alice).status_code == 403
+        # Another experiment's artifacts are not reached through alice's own experiment.
+        other = call(s.url, "POST", "/api/2.0/mlflow/experiments/create", json={"name": "other"}).json()["experiment_id"]
+        assert call(s.url, "PUT", f"/api/2.0/mlflow-artifacts/artifacts/{other}/r/artifacts/s.txt", data=b"secret").ok
+        for path in (f"{exp}/../{other}/r/artifacts/s.txt", f"{exp}/%2E%2E/{other}/r/artifacts/s.txt",
+                     f"{exp}%2F..%2F{other}/r/artifacts/s.txt", f"{exp}/r/../../{other}/r/artifacts/s.txt"):
+            status, body = raw_get(s.url, "/api/2.0/mlflow-artifacts/artifacts/" + path, alice)
+            assert status in (400, 403) and b"secret" not in body, (path, status)
     finally:
         s.stop()
 

@@ -9,10 +9,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { freePort, waitHealthy } from './harness.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/ferroflow/target');
@@ -27,31 +27,6 @@ const EXPERIMENT = 'auth-e2e-experiment';
 
 const servers = [];
 let browser, base, experimentId;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(url, proc, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`ferroflow exited with ${proc.exitCode}`);
-    try {
-      if ((await fetch(url + '/health', { signal: AbortSignal.timeout(1000) })).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`ferroflow did not become healthy within ${ms} ms`);
-}
 
 /** A server in its own temp dir; `env` adds to the process's environment. */
 async function startServer(args, env = {}, files = {}) {

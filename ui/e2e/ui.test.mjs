@@ -16,10 +16,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { freePort, waitHealthy } from './harness.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/ferroflow/target');
@@ -32,31 +32,6 @@ const T = { timeout: 90_000 };
 let server, browser, page, base, data, tmp;
 const pageErrors = [];
 const timings = {};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(url, proc, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`ferroflow exited with ${proc.exitCode}`);
-    try {
-      if ((await fetch(url + '/health', { signal: AbortSignal.timeout(1000) })).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`ferroflow did not become healthy within ${ms} ms`);
-}
 
 /** Keep-alive connections for `api`: fetch's own cost per request in Node is larger than
  * the server's, and logging the perf test's 100,000 runs with it took minutes longer. */

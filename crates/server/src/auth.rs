@@ -891,6 +891,72 @@ where
     }
 }
 
+/// A search whose pages an offset token walks.
+pub trait PagedSearch: Clone {
+    fn page_token(&self) -> Option<String>;
+    fn max_results(&self) -> i64;
+    /// The same search from another page.
+    fn at(&self, token: Option<String>) -> Self;
+}
+
+impl PagedSearch for ferroflow_store::ExperimentSearch {
+    fn page_token(&self) -> Option<String> {
+        self.page_token.clone()
+    }
+    fn max_results(&self) -> i64 {
+        self.max_results
+    }
+    fn at(&self, page_token: Option<String>) -> Self {
+        Self {
+            page_token,
+            ..self.clone()
+        }
+    }
+}
+
+impl PagedSearch for ferroflow_store::RegistrySearch {
+    fn page_token(&self) -> Option<String> {
+        self.page_token.clone()
+    }
+    fn max_results(&self) -> i64 {
+        self.max_results
+    }
+    fn at(&self, page_token: Option<String>) -> Self {
+        Self {
+            page_token,
+            ..self.clone()
+        }
+    }
+}
+
+/// The page of `search` the caller may see: the store's own page for administrators and
+/// on a server without auth, else only what `keep` lets the caller read, refilled from the
+/// following pages ([`filtered_page`]).
+pub async fn visible_page<S, T, F, Fut>(
+    caller: Option<&Caller>,
+    search: S,
+    fetch: F,
+    keep: impl Fn(&Caller, &T) -> bool,
+) -> Result<ferroflow_core::entities::Page<T>>
+where
+    S: PagedSearch,
+    F: Fn(S) -> Fut,
+    Fut: std::future::Future<Output = Result<ferroflow_core::entities::Page<T>>>,
+{
+    match caller.filter(|c| !c.is_admin()) {
+        None => fetch(search).await,
+        Some(c) => {
+            filtered_page(
+                search.page_token(),
+                search.max_results(),
+                |token| fetch(search.at(token)),
+                |item| keep(c, item),
+            )
+            .await
+        }
+    }
+}
+
 /// The experiment ids of a search the caller may read (all of them with no caller).
 pub fn readable_experiments(caller: Option<&Caller>, ids: Vec<String>) -> Vec<String> {
     match caller {

@@ -9,7 +9,7 @@ use ferroflow_store::ExperimentSearch;
 use serde::Serialize;
 
 use super::{empty, json};
-use crate::auth::{Caller, filtered_page};
+use crate::auth::{Caller, visible_page};
 use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
@@ -91,27 +91,16 @@ pub async fn search(
         order_by: f.str_list("order_by")?,
         page_token: f.opt_str("page_token")?.filter(|t| !t.is_empty()),
     };
-    let page = match caller.filter(|c| !c.is_admin()) {
-        None => s.store.search_experiments(search).await?,
-        // Only the experiments the caller may read, the page refilled from the next ones.
-        Some(Extension(c)) => {
-            let max = search.max_results;
-            filtered_page(
-                search.page_token.clone(),
-                max,
-                |token| {
-                    let search = ExperimentSearch {
-                        page_token: token,
-                        ..search.clone()
-                    };
-                    let store = s.store.clone();
-                    async move { store.search_experiments(search).await }
-                },
-                |e: &Experiment| c.can_read_experiment(&e.experiment_id),
-            )
-            .await?
-        }
-    };
+    let page = visible_page(
+        caller.as_deref(),
+        search,
+        |q| {
+            let store = s.store.clone();
+            async move { store.search_experiments(q).await }
+        },
+        |c, e: &Experiment| c.can_read_experiment(&e.experiment_id),
+    )
+    .await?;
     Ok(json(&SearchResponse {
         experiments: page.items,
         next_page_token: page.next_page_token,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::experiments::tags;
 use super::{empty, json};
-use crate::auth::{Caller, filtered_page};
+use crate::auth::{Caller, visible_page};
 use crate::request::Fields;
 use crate::{ApiResult, AppState};
 
@@ -90,28 +90,16 @@ pub async fn search(
     caller: Option<Extension<Caller>>,
     f: Fields,
 ) -> ApiResult<Response> {
-    let search = search_request(&f, DEFAULT_SEARCH_REGISTERED_MODELS)?;
-    let page = match caller.filter(|c| !c.is_admin()) {
-        None => s.registry.search_registered_models(search).await?,
-        // Only the models the caller may read, the page refilled from the next ones.
-        Some(Extension(c)) => {
-            let max = search.max_results;
-            filtered_page(
-                search.page_token.clone(),
-                max,
-                |token| {
-                    let search = RegistrySearch {
-                        page_token: token,
-                        ..search.clone()
-                    };
-                    let registry = s.registry.clone();
-                    async move { registry.search_registered_models(search).await }
-                },
-                |m: &RegisteredModel| c.can_read_registered_model(&m.name),
-            )
-            .await?
-        }
-    };
+    let page = visible_page(
+        caller.as_deref(),
+        search_request(&f, DEFAULT_SEARCH_REGISTERED_MODELS)?,
+        |q| {
+            let registry = s.registry.clone();
+            async move { registry.search_registered_models(q).await }
+        },
+        |c, m: &RegisteredModel| c.can_read_registered_model(&m.name),
+    )
+    .await?;
     Ok(json(&SearchResponse {
         registered_models: page.items,
         next_page_token: page.next_page_token,
