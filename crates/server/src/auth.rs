@@ -899,35 +899,29 @@ pub trait PagedSearch: Clone {
     fn at(&self, token: Option<String>) -> Self;
 }
 
-impl PagedSearch for ferroflow_store::ExperimentSearch {
-    fn page_token(&self) -> Option<String> {
-        self.page_token.clone()
-    }
-    fn max_results(&self) -> i64 {
-        self.max_results
-    }
-    fn at(&self, page_token: Option<String>) -> Self {
-        Self {
-            page_token,
-            ..self.clone()
+/// The store's searches with an offset page token.
+macro_rules! paged_search {
+    ($($search:ty),*) => {$(
+        impl PagedSearch for $search {
+            fn page_token(&self) -> Option<String> {
+                self.page_token.clone()
+            }
+            fn max_results(&self) -> i64 {
+                self.max_results
+            }
+            fn at(&self, page_token: Option<String>) -> Self {
+                Self {
+                    page_token,
+                    ..self.clone()
+                }
+            }
         }
-    }
+    )*};
 }
-
-impl PagedSearch for ferroflow_store::RegistrySearch {
-    fn page_token(&self) -> Option<String> {
-        self.page_token.clone()
-    }
-    fn max_results(&self) -> i64 {
-        self.max_results
-    }
-    fn at(&self, page_token: Option<String>) -> Self {
-        Self {
-            page_token,
-            ..self.clone()
-        }
-    }
-}
+paged_search!(
+    ferroflow_store::ExperimentSearch,
+    ferroflow_store::RegistrySearch
+);
 
 /// The page of `search` the caller may see: the store's own page for administrators and
 /// on a server without auth, else only what `keep` lets the caller read, refilled from the
