@@ -571,13 +571,15 @@ impl Exec<'_> {
             .map_err(|e| e.to_string())?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
-            Ok(v)
-        } else {
-            Err(v["message"]
-                .as_str()
-                .unwrap_or("The request failed")
-                .to_string())
+            return Ok(v);
         }
+        // MLflow's JSON error message; the basic-auth app's 401/403 answer in plain text.
+        let text = String::from_utf8_lossy(&bytes);
+        Err(match v["message"].as_str() {
+            Some(m) => m.to_string(),
+            None if !text.trim().is_empty() && text.len() <= 500 => text.trim().to_string(),
+            None => "The request failed".to_string(),
+        })
     }
 
     async fn rest(&self, root: Root, input: &Value) -> Result<Value, String> {
