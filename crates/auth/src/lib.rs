@@ -91,20 +91,19 @@ impl Auth {
         if let Some(user) = self.cache.as_ref().and_then(|c| c.get(username, password)) {
             return Ok(Some(user));
         }
-        let Some(user) = self.store.get_user(username).await? else {
-            // Spend the time a real check takes, so response times do not tell which
-            // usernames exist.
-            let _ = password::verify(password::DUMMY_HASH, password);
-            return Ok(None);
-        };
-        let hash = user.password_hash.clone();
+        let user = self.store.get_user(username).await?;
+        // An unknown user costs a real check too (against a hash nobody knows), so response
+        // times do not tell which usernames exist. The hash runs off the async workers.
+        let hash = user.as_ref().map_or(password::DUMMY_HASH.to_string(), |u| {
+            u.password_hash.clone()
+        });
         let pw = password.to_string();
         let ok = tokio::task::spawn_blocking(move || password::verify(&hash, &pw))
             .await
             .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
-        if !ok {
+        let Some(user) = user.filter(|_| ok) else {
             return Ok(None);
-        }
+        };
         if user.is_admin && password == LEGACY_ADMIN_PASSWORD {
             tracing::warn!(
                 user = %username,

@@ -535,7 +535,7 @@ fn grant_row(c: &dyn Conn, role: i64, t: &str, p: &str) -> Result<Option<i64>> {
 fn roles(c: &dyn Conn, cond: Sql) -> Result<Vec<Role>> {
     let mut sql = Sql::new("SELECT id, name, workspace, description FROM roles ");
     sql.push(&cond.text);
-    sql.args.extend(cond.args);
+    sql.args.extend(cond.args.iter().cloned());
     sql.push(" ORDER BY id");
     let mut roles = c
         .query(&sql)?
@@ -553,7 +553,12 @@ fn roles(c: &dyn Conn, cond: Sql) -> Result<Vec<Role>> {
     if roles.is_empty() {
         return Ok(roles);
     }
-    for p in role_permissions(c, Sql::new(""))? {
+    // Only the grants of the roles selected.
+    let mut of_these = Sql::new("WHERE role_id IN (SELECT id FROM roles ");
+    of_these.push(&cond.text);
+    of_these.args.extend(cond.args);
+    of_these.push(")");
+    for p in role_permissions(c, of_these)? {
         if let Some(role) = roles.iter_mut().find(|r| r.id == p.role_id) {
             role.permissions.push(p);
         }
@@ -920,22 +925,6 @@ impl AuthStore {
                 .iter()
                 .map(|r| r.str("workspace"))
                 .collect()
-            })
-            .await
-    }
-
-    /// The user with this id, if any.
-    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
-        self.pool
-            .read(move |c| {
-                c.query_opt(
-                    &Sql::new(
-                        "SELECT id, username, password_hash, is_admin FROM users WHERE id = ?",
-                    )
-                    .with(id),
-                )?
-                .map(|r| User::from_row(&r))
-                .transpose()
             })
             .await
     }

@@ -250,12 +250,9 @@ fn permission_rows(roles: &[Role]) -> Vec<Value> {
 }
 
 async fn permissions_of(a: &Auth, username: &str) -> Result<Value> {
-    let users = a.store.list_users_with_roles().await?;
-    let (user, roles) = users
-        .iter()
-        .find(|(u, _)| u.username == username)
-        .ok_or_else(|| Error::not_found(format!("User with username={username} not found")))?;
-    Ok(json!({ "is_admin": user.is_admin, "permissions": permission_rows(roles) }))
+    let user = require_user(a, username).await?;
+    let roles = a.store.list_user_roles(user.id).await?;
+    Ok(json!({ "is_admin": user.is_admin, "permissions": permission_rows(&roles) }))
 }
 
 pub async fn current_permissions(
