@@ -391,21 +391,6 @@ def test_unsafe_admin_passwords_are_refused(workdir, password, message):
     assert "Traceback" not in p.stderr and "panicked" not in p.stderr
 
 
-def test_an_older_or_unknown_auth_schema_is_refused(workdir):
-    db = workdir / "basic_auth.db"
-    with sqlite3.connect(db) as c:
-        c.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, username VARCHAR(255))")
-        c.execute("CREATE TABLE alembic_version_auth (version_num VARCHAR(32) NOT NULL)")
-        c.execute("INSERT INTO alembic_version_auth VALUES ('8606fa83a998')")
-    p = subprocess.run(
-        [BIN, "server", "--app-name", "basic-auth", "--port", "0"],
-        cwd=workdir, capture_output=True, text=True, timeout=60, env={**os.environ, **auth_env(write_ini(workdir))},
-    )
-    assert p.returncode != 0 and "older than MLflow 3.17.2" in p.stderr
-    with sqlite3.connect(db) as c:
-        assert c.execute("SELECT version_num FROM alembic_version_auth").fetchall() == [("8606fa83a998",)]
-
-
 def test_unknown_app_is_refused(workdir):
     p = subprocess.run([BIN, "server", "--app-name", "sso", "--port", "0"], cwd=workdir, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "basic-auth" in p.stderr

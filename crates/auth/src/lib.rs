@@ -12,6 +12,7 @@
 //! sees HTTP.
 
 pub mod config;
+pub mod migrate;
 pub mod password;
 pub mod policy;
 pub mod store;

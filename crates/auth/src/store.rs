@@ -7,30 +7,12 @@
 //! kept, as MLflow keeps them, and emptied of a deleted user's rows.
 
 use ferroflow_core::{Error, Result};
-use ferroflow_store::sql::conn::{
-    Conn, Dialect, Location, Pool, Row, Sql, parse_database_uri, table_names,
-};
+use ferroflow_store::sql::conn::{Conn, Location, Pool, Row, Sql, parse_database_uri};
 
 use crate::password;
 use crate::policy::{self, Grant};
 
-/// MLflow 3.17.2's auth schema revision.
-pub const AUTH_HEAD_REVISION: &str = "f1a2b3c4d5e6";
-/// Older revisions of MLflow's auth schema, oldest first.
-const OLDER_REVISIONS: [&str; 6] = [
-    "8606fa83a998",
-    "2ed73881770d",
-    "0965eb92f5f0",
-    "a1b2c3d4e5f6",
-    "c3d4e5f6a7b8",
-    "e5f6a7b8c9d0",
-];
-/// The workspace every grant lives in while workspaces are off (MLflow's default).
-pub const DEFAULT_WORKSPACE: &str = "default";
-const SQLITE_SCHEMA: &str = include_str!("schema/sqlite.sql");
-const POSTGRES_SCHEMA: &str = include_str!("schema/postgres.sql");
-/// Serializes schema creation among replicas starting together on PostgreSQL.
-const PG_SCHEMA_LOCK: i64 = 0x6666_6175_7468;
+pub use crate::migrate::{AUTH_HEAD_REVISION, DEFAULT_WORKSPACE};
 /// The tables MLflow keeps from before roles; a deleted user's rows go from them too.
 const LEGACY_TABLES: [&str; 6] = [
     "experiment_permissions",
@@ -83,7 +65,7 @@ pub struct AuthStore {
     generation: std::sync::atomic::AtomicU64,
 }
 
-fn synthetic_role(user_id: i64) -> String {
+pub(crate) fn synthetic_role(user_id: i64) -> String {
     format!("__user_{user_id}__")
 }
 
@@ -142,8 +124,12 @@ impl AuthStore {
         })
         .await
         .map_err(|e| Error::internal(format!("opening the auth database failed: {e}")))??;
-        pool.read(move |c| transaction(c, |c| check_schema(c, &shown)))
+        let outcome = pool
+            .read(move |c| transaction(c, |c| crate::migrate::migrate(c, &shown)))
             .await?;
+        if let crate::migrate::Outcome::Upgraded { from } = outcome {
+            tracing::info!(from = %from, to = AUTH_HEAD_REVISION, "upgraded the auth database to MLflow 3.17.2's auth schema");
+        }
         Ok(AuthStore {
             pool,
             generation: Default::default(),
@@ -440,82 +426,56 @@ fn insert_unique(
     }
 }
 
-/// Creates MLflow's auth schema in an empty database, or checks the one there is at 3.17.2's
-/// revision; an older or unknown one is refused and left as it is.
-fn check_schema(c: &dyn Conn, shown: &str) -> Result<()> {
-    if c.dialect() == Dialect::Postgres {
-        c.query(
-            &Sql::new("SELECT pg_advisory_xact_lock(?) IS NULL AS locked").with(PG_SCHEMA_LOCK),
-        )?;
-    }
-    let tables = table_names(c)?;
-    let has = |t: &str| tables.iter().any(|n| n == t);
-    if !has("users") && !has("alembic_version_auth") {
-        match c.dialect() {
-            Dialect::Sqlite => c.execute_script(SQLITE_SCHEMA)?,
-            Dialect::Postgres => c.execute_script(POSTGRES_SCHEMA)?,
-            Dialect::Mysql => {
-                return Err(Error::invalid_param(format!(
-                    "The auth database {shown} is empty, and MLflow 3.17.2's auth schema cannot be made on MySQL or MariaDB (its migrations give two foreign keys one name, which MySQL refuses, and so does `mlflow server --app-name basic-auth`). Keep the auth database in SQLite or PostgreSQL (database_uri)."
-                )));
-            }
-        }
-        c.execute(
-            &Sql::new("INSERT INTO alembic_version_auth (version_num) VALUES (?)")
-                .with(AUTH_HEAD_REVISION),
-        )?;
-        return Ok(());
-    }
-    let version = if has("alembic_version_auth") {
-        c.query_opt(&Sql::new("SELECT version_num FROM alembic_version_auth"))?
-            .map(|r| r.str("version_num"))
-            .transpose()?
-    } else {
-        None
-    };
-    match version.as_deref() {
-        Some(AUTH_HEAD_REVISION) => Ok(()),
-        Some(v) if OLDER_REVISIONS.contains(&v) => Err(Error::invalid_state(format!(
-            "The auth database {shown} is at MLflow auth revision {v}, older than MLflow 3.17.2's {AUTH_HEAD_REVISION}. Take a backup, then upgrade it once with MLflow 3.17.2: `python -m mlflow.server.auth db upgrade --url <database_uri>`"
-        ))),
-        Some(v) => Err(Error::invalid_state(format!(
-            "The auth database {shown} is at auth revision {v}, which is not one of MLflow's up to 3.17.2 ({AUTH_HEAD_REVISION}); Ferroflow leaves it untouched"
-        ))),
-        None => Err(Error::invalid_state(format!(
-            "{shown} has a users table but no alembic_version_auth: it is not an MLflow auth database"
-        ))),
+/// The id of the user's own role in the default workspace, made (and assigned) on demand.
+fn own_role(c: &dyn Conn, user_id: i64, create: bool) -> Result<Option<i64>> {
+    match find_own_role(c, user_id, DEFAULT_WORKSPACE)? {
+        Some(id) => Ok(Some(id)),
+        None if create => make_own_role(c, user_id, DEFAULT_WORKSPACE).map(Some),
+        None => Ok(None),
     }
 }
 
-/// The id of the user's own role in the default workspace, made (and assigned) on demand.
-fn own_role(c: &dyn Conn, user_id: i64, create: bool) -> Result<Option<i64>> {
-    let find = || {
-        c.query_opt(
-            &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
-                .with(DEFAULT_WORKSPACE)
-                .with(synthetic_role(user_id)),
-        )?
-        .map(|r| r.i64("id"))
-        .transpose()
+/// The role `__user_<id>__` of `workspace` that holds a user's own grants.
+pub(crate) fn find_own_role(c: &dyn Conn, user_id: i64, workspace: &str) -> Result<Option<i64>> {
+    c.query_opt(
+        &Sql::new("SELECT id FROM roles WHERE workspace = ? AND name = ?")
+            .with(workspace)
+            .with(synthetic_role(user_id)),
+    )?
+    .map(|r| r.i64("id"))
+    .transpose()
+}
+
+/// Makes the user's own role in `workspace` if it is missing, and assigns it to them if it
+/// is not yet.
+pub(crate) fn make_own_role(c: &dyn Conn, user_id: i64, workspace: &str) -> Result<i64> {
+    let id = match find_own_role(c, user_id, workspace)? {
+        Some(id) => id,
+        None => {
+            c.execute(
+                &Sql::new("INSERT INTO roles (name, workspace, description) VALUES (?, ?, NULL)")
+                    .with(synthetic_role(user_id))
+                    .with(workspace),
+            )?;
+            find_own_role(c, user_id, workspace)?
+                .ok_or_else(|| Error::internal("a new role is missing"))?
+        }
     };
-    if let Some(id) = find()? {
-        return Ok(Some(id));
+    let assigned = c
+        .query_opt(
+            &Sql::new("SELECT id FROM user_role_assignments WHERE user_id = ? AND role_id = ?")
+                .with(user_id)
+                .with(id),
+        )?
+        .is_some();
+    if !assigned {
+        c.execute(
+            &Sql::new("INSERT INTO user_role_assignments (user_id, role_id) VALUES (?, ?)")
+                .with(user_id)
+                .with(id),
+        )?;
     }
-    if !create {
-        return Ok(None);
-    }
-    c.execute(
-        &Sql::new("INSERT INTO roles (name, workspace, description) VALUES (?, ?, NULL)")
-            .with(synthetic_role(user_id))
-            .with(DEFAULT_WORKSPACE),
-    )?;
-    let id = find()?.ok_or_else(|| Error::internal("a new role is missing"))?;
-    c.execute(
-        &Sql::new("INSERT INTO user_role_assignments (user_id, role_id) VALUES (?, ?)")
-            .with(user_id)
-            .with(id),
-    )?;
-    Ok(Some(id))
+    Ok(id)
 }
 
 fn grant_row(c: &dyn Conn, role: i64, t: &str, p: &str) -> Result<Option<i64>> {

@@ -183,6 +183,29 @@ pub fn table_names(conn: &dyn Conn) -> Result<Vec<String>> {
         .collect()
 }
 
+/// A table's columns that take values, in order (a generated column, such as `spans`'
+/// `duration_ns`, computes its own).
+pub fn column_names(conn: &dyn Conn, table: &str) -> Result<Vec<String>> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid",
+        Dialect::Postgres => {
+            "SELECT column_name AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ? AND is_generated <> 'ALWAYS' \
+             ORDER BY ordinal_position"
+        }
+        Dialect::Mysql => {
+            "SELECT column_name AS name FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? \
+             AND extra NOT LIKE '%STORED GENERATED%' AND extra NOT LIKE '%VIRTUAL GENERATED%' \
+             ORDER BY ordinal_position"
+        }
+    };
+    conn.query(&Sql::new(sql).with(table))?
+        .iter()
+        .map(|r| r.str("name"))
+        .collect()
+}
+
 /// What MLflow's server finds in a database it created: the `Default` experiment (which
 /// `mlflow db upgrade` leaves to the server) and the `default` workspace.
 fn create_defaults(conn: &dyn Conn, root: &str) -> Result<()> {

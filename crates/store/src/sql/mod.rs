@@ -26,7 +26,7 @@ pub use dialect::Dialect;
 /// kinds (the auth store): one [`Conn`] interface, [`Sql`] with `?` placeholders, a [`Pool`].
 pub mod conn {
     pub use super::db::{Conn, Pool, Row, Value};
-    pub use super::migrate::table_names;
+    pub use super::migrate::{column_names, table_names};
     pub use super::query::{Arg, Sql};
     pub use super::{Dialect, Location, connect, parse_database_uri, pool};
 }

@@ -30,7 +30,7 @@ use ferroflow_core::{Error, Result};
 
 use super::Dialect;
 use super::db::Conn;
-use super::migrate::{HEAD_REVISION, create_default_workspace, table_names};
+use super::migrate::{HEAD_REVISION, column_names, create_default_workspace, table_names};
 use super::query::Sql;
 
 /// MLflow's alembic revisions, oldest first; the last is [`HEAD_REVISION`].
@@ -242,8 +242,8 @@ fn rebuild(
             continue;
         }
         let copy = copy_of(&table);
-        let kept: BTreeSet<String> = columns(conn, &copy)?.into_iter().collect();
-        let cols: Vec<String> = columns(conn, &table)?
+        let kept: BTreeSet<String> = column_names(conn, &copy)?.into_iter().collect();
+        let cols: Vec<String> = column_names(conn, &table)?
             .into_iter()
             .filter(|c| kept.contains(c))
             .map(|c| quoted(&c))
@@ -514,29 +514,6 @@ fn finite_float(v: &serde_json::Value) -> Option<f64> {
         _ => None,
     }?;
     f.is_finite().then_some(f)
-}
-
-/// A table's columns that take values, in order (a generated column, such as `spans`'
-/// `duration_ns`, computes its own).
-fn columns(conn: &dyn Conn, table: &str) -> Result<Vec<String>> {
-    let sql = match conn.dialect() {
-        Dialect::Sqlite => "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid",
-        Dialect::Postgres => {
-            "SELECT column_name AS name FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = ? AND is_generated <> 'ALWAYS' \
-             ORDER BY ordinal_position"
-        }
-        Dialect::Mysql => {
-            "SELECT column_name AS name FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = ? \
-             AND extra NOT LIKE '%STORED GENERATED%' AND extra NOT LIKE '%VIRTUAL GENERATED%' \
-             ORDER BY ordinal_position"
-        }
-    };
-    conn.query(&Sql::new(sql).with(table))?
-        .iter()
-        .map(|r| r.str("name"))
-        .collect()
 }
 
 /// Every foreign key of the database, as (table, the table it refers to).
