@@ -8,7 +8,7 @@ import mlflow
 import pytest
 import requests
 
-from conftest import BIN, Server, client_on, free_port, run_cli
+from conftest import BIN, MLFLOW, Reference, Server, client_on, free_port, mlflow3, run_cli
 
 
 def test_index_version_health_and_server_info(server):
@@ -59,6 +59,39 @@ def test_allowed_hosts_and_cors(workdir):
         assert ok.status_code == 200
     finally:
         s.stop()
+
+
+FRAMED = ["/", "/health", "/api/2.0/mlflow/experiments/search?max_results=1", "/api/2.0/mlflow/experiments/get?experiment_id=404"]
+
+
+def frame_headers(base):
+    return {p: requests.get(base + p, timeout=30).headers.get("x-frame-options") for p in FRAMED}
+
+
+@mlflow3
+@pytest.mark.parametrize("flag", [None, "deny", "NONE"])
+def test_x_frame_options_match_the_reference(workdir, flag):
+    """Clickjacking: every answer says who may frame it, as MLflow 3.17.2 says it (SAMEORIGIN
+    by default, --x-frame-options DENY or NONE); the UI's page adds a Content-Security-Policy
+    whose frame-ancestors follows it."""
+    if not MLFLOW.exists():
+        pytest.skip("mlflow server is not installed beside this Python")
+    args = ["--x-frame-options", flag] if flag else []
+    (workdir / "ff").mkdir()
+    (workdir / "ref").mkdir()
+    ours = Server(workdir / "ff", *args).start()
+    theirs = Reference(workdir / "ref", *args)
+    try:
+        assert frame_headers(ours.url) == frame_headers(theirs.url)
+        page = requests.get(ours.url + "/", timeout=30)
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "object-src 'none'" in csp
+        ancestors = {None: "frame-ancestors 'self'", "deny": "frame-ancestors 'none'", "NONE": None}[flag]
+        assert (ancestors in csp) if ancestors else ("frame-ancestors" not in csp)
+        assert "content-security-policy" not in requests.get(ours.url + "/health", timeout=30).headers
+    finally:
+        ours.stop()
+        theirs.stop()
 
 
 def test_no_serve_artifacts_uses_the_artifact_root_directly(workdir):

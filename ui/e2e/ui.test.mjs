@@ -106,6 +106,8 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.setDefaultTimeout(15_000);
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // Anything the server's Content-Security-Policy refuses is an error of the UI.
+  page.on('console', (m) => /Content Security Policy/i.test(m.text()) && pageErrors.push(m.text()));
   // Network only to the server under test.
   await page.route('**/*', (route) => (route.request().url().startsWith(base) || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
 });
@@ -548,6 +550,18 @@ test('the UI works under --static-prefix', T, async () => {
     prefixed.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a page of another origin cannot frame the UI (X-Frame-Options, frame-ancestors)', T, async () => {
+  const p = await browser.newPage();
+  const blocked = [];
+  p.on('console', (m) => blocked.push(m.text()));
+  await p.setContent(`<iframe id="ui" src="${base}/#/experiments" width="800" height="600"></iframe>`, { waitUntil: 'load' });
+  const framed = p.frames().find((f) => f !== p.mainFrame());
+  const rendered = framed ? await framed.evaluate(() => !!document.querySelector('#app a')).catch(() => false) : false;
+  assert.equal(rendered, false, 'the UI rendered inside a foreign frame');
+  assert.ok(blocked.some((t) => /frame-ancestors|X-Frame-Options/i.test(t)), blocked.join('\n'));
+  await p.close();
 });
 
 /**

@@ -310,6 +310,13 @@ pub struct ServerArgs {
     #[arg(long, env = env::MLFLOW_SERVER_CORS_ALLOWED_ORIGINS, value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
 
+    /// The X-Frame-Options header of every response (clickjacking protection): SAMEORIGIN
+    /// lets only pages of this server frame the UI, DENY lets none, NONE sends no header
+    /// (any origin may frame it). The UI's Content-Security-Policy `frame-ancestors`
+    /// follows it.
+    #[arg(long, env = env::MLFLOW_SERVER_X_FRAME_OPTIONS, default_value = "SAMEORIGIN")]
+    pub x_frame_options: String,
+
     /// A path prefix for every route, e.g. /mlflow.
     #[arg(long, env = env::MLFLOW_STATIC_PREFIX)]
     pub static_prefix: Option<String>,

@@ -24,6 +24,7 @@ pub const MLFLOW_WORKERS: &str = "MLFLOW_WORKERS";
 pub const MLFLOW_STATIC_PREFIX: &str = "MLFLOW_STATIC_PREFIX";
 pub const MLFLOW_SERVER_ALLOWED_HOSTS: &str = "MLFLOW_SERVER_ALLOWED_HOSTS";
 pub const MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: &str = "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS";
+pub const MLFLOW_SERVER_X_FRAME_OPTIONS: &str = "MLFLOW_SERVER_X_FRAME_OPTIONS";
 /// Schemes (comma-separated) whose URIs name a host, such as `http` or `ftp`, that clients
 /// may still store as artifact locations and model version sources on a server.
 pub const MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES: &str =

@@ -17,7 +17,7 @@ mod ui;
 
 pub use error::{ApiError, ApiResult};
 pub use routes::router;
-pub use security::default_allowed_hosts;
+pub use security::{default_allowed_hosts, x_frame_options};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub host_policy: HostPolicy,
     /// The longest artifact location a new experiment may be given.
     pub max_artifact_location_length: usize,
+    /// The `X-Frame-Options` every response carries (`SAMEORIGIN`, `DENY`); `None` sends
+    /// none and lets any origin frame the UI.
+    pub x_frame_options: Option<String>,
 }
 
 /// What every handler can reach.

@@ -1,6 +1,7 @@
-//! Host-header validation (DNS-rebinding protection), CORS, and refusal of cross-origin
-//! writes, with MLflow's defaults: localhost and private networks are trusted hosts,
-//! localhost origins are trusted origins.
+//! Host-header validation (DNS-rebinding protection), CORS, refusal of cross-origin writes
+//! and the headers that keep other origins from framing or injecting into the UI, with
+//! MLflow's defaults: localhost and private networks are trusted hosts, localhost origins are
+//! trusted origins, `X-Frame-Options: SAMEORIGIN`.
 
 use axum::Router;
 use axum::extract::Request;
@@ -86,8 +87,41 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
             .any(|a| a == "*" || a == origin || (a.contains('*') && wildcard_match(a, origin)))
 }
 
+/// `--x-frame-options` as MLflow takes it: upper-cased, and `NONE` (or nothing) for no header.
+pub fn x_frame_options(value: &str) -> Result<Option<String>, String> {
+    let v = value.trim().to_ascii_uppercase();
+    if v.is_empty() || v == "NONE" {
+        return Ok(None);
+    }
+    HeaderValue::from_str(&v).map(|_| Some(v)).map_err(|_| {
+        format!("--x-frame-options '{value}' is not a header value: use SAMEORIGIN, DENY or NONE")
+    })
+}
+
+/// The policy of HTML answers (the UI): scripts, styles' files, fonts and API calls from
+/// this server only (the UI has no inline script; its styles are partly inline), images
+/// also from `data:`/`blob:`, no plugins, and framing as `X-Frame-Options` says.
+fn content_security_policy(x_frame_options: Option<&str>) -> HeaderValue {
+    let mut policy = String::from(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'",
+    );
+    match x_frame_options {
+        Some("SAMEORIGIN") => policy.push_str("; frame-ancestors 'self'"),
+        Some("DENY") => policy.push_str("; frame-ancestors 'none'"),
+        _ => {}
+    }
+    HeaderValue::from_str(&policy).expect("the policy is ASCII")
+}
+
 pub fn layer(app: Router, config: &ServerConfig) -> Router {
     let allowed_hosts = config.allowed_hosts.clone();
+    let frame_options = config
+        .x_frame_options
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok());
+    let csp = content_security_policy(config.x_frame_options.as_deref());
     let origins = config.cors_allowed_origins.clone();
     let prefix = config.static_prefix.trim_end_matches('/').to_string();
     let cors_origins = origins.clone();
@@ -108,6 +142,8 @@ pub fn layer(app: Router, config: &ServerConfig) -> Router {
         let allowed_hosts = allowed_hosts.clone();
         let origins = origins.clone();
         let prefix = prefix.clone();
+        let frame_options = frame_options.clone();
+        let csp = csp.clone();
         async move {
             let path = req.uri().path();
             let is_health = path == format!("{prefix}/health");
@@ -138,7 +174,14 @@ pub fn layer(app: Router, config: &ServerConfig) -> Router {
                 .into_response();
             }
             let mut resp: Response = next.run(req).await;
-            resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            let h = resp.headers_mut();
+            h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            if let Some(v) = frame_options {
+                h.insert(header::X_FRAME_OPTIONS, v);
+            }
+            if h.get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html")) {
+                h.insert(header::CONTENT_SECURITY_POLICY, csp);
+            }
             resp
         }
     }))
@@ -158,6 +201,21 @@ mod tests {
         assert!(!host_allowed(&d, "evil.example.com"));
         assert!(host_allowed(&["*".into()], "anything"));
         assert!(host_allowed(&["*.example.com".into()], "a.example.com"));
+    }
+
+    #[test]
+    fn frame_options_as_mlflow_takes_them() {
+        assert_eq!(
+            x_frame_options("sameorigin").unwrap().as_deref(),
+            Some("SAMEORIGIN")
+        );
+        assert_eq!(x_frame_options("DENY").unwrap().as_deref(), Some("DENY"));
+        assert_eq!(x_frame_options("none").unwrap(), None);
+        assert!(x_frame_options("bad\nvalue").is_err());
+        let csp = |v| content_security_policy(v).to_str().unwrap().to_string();
+        assert!(csp(Some("SAMEORIGIN")).ends_with("frame-ancestors 'self'"));
+        assert!(csp(Some("DENY")).ends_with("frame-ancestors 'none'"));
+        assert!(!csp(None).contains("frame-ancestors"));
     }
 
     #[test]

@@ -170,6 +170,7 @@ mod tests {
             cors_allowed_origins: vec![],
             host_policy: Default::default(),
             max_artifact_location_length: ferroflow_core::validation::MAX_ARTIFACT_LOCATION_LENGTH,
+            x_frame_options: Some("SAMEORIGIN".into()),
             static_prefix: static_prefix.into(),
         };
         let app = crate::router(AppState::new(store, None, config));

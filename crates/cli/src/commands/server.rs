@@ -147,6 +147,8 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
             .filter(|s| !s.is_empty())
             .collect(),
         static_prefix: prefix.clone(),
+        x_frame_options: ferroflow_server::x_frame_options(&a.x_frame_options)
+            .map_err(anyhow::Error::msg)?,
         host_policy: HostPolicy::new(
             &[default_root.as_str()],
             &env::var(env::MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES).unwrap_or_default(),

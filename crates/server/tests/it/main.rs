@@ -38,6 +38,7 @@ async fn app() -> App {
         cors_allowed_origins: vec![],
         host_policy: Default::default(),
         max_artifact_location_length: ferroflow_core::validation::MAX_ARTIFACT_LOCATION_LENGTH,
+        x_frame_options: Some("SAMEORIGIN".into()),
         static_prefix: String::new(),
     };
     let state = AppState::new(
