@@ -19,6 +19,10 @@ pub struct LocalRepo {
     root: PathBuf,
 }
 
+fn outside() -> Error {
+    Error::invalid_param("Invalid path: resolved path is outside the artifact directory")
+}
+
 fn io_err(path: &str, e: std::io::Error) -> Error {
     match e.kind() {
         ErrorKind::NotFound => Error::not_found(format!("No such artifact: '{path}'")),
@@ -38,7 +42,9 @@ impl LocalRepo {
         &self.root
     }
 
-    fn resolve(&self, path: &str) -> Result<(String, PathBuf)> {
+    /// The validated relative path and where it is on disk, refused when the real location
+    /// (symlinks followed) is outside the root, as MLflow refuses it.
+    async fn resolve(&self, path: &str) -> Result<(String, PathBuf)> {
         let rel = safe_path(path)?;
         if rel.split('/').next() == Some(MPU_DIR) {
             return Err(Error::invalid_param("Invalid path"));
@@ -48,7 +54,31 @@ impl LocalRepo {
         } else {
             self.root.join(&rel)
         };
+        self.confine(&full).await?;
         Ok((rel, full))
+    }
+
+    /// Refuses `full` when its real location is outside the root: the deepest part of it
+    /// that exists (the path itself, or a link there even if it dangles) is resolved with
+    /// every symlink followed. A link whose target cannot be resolved is refused too, so
+    /// nothing is ever created through a link.
+    async fn confine(&self, full: &Path) -> Result<()> {
+        let Ok(root) = tokio::fs::canonicalize(&self.root).await else {
+            // No root yet: nothing under it can lead anywhere.
+            return Ok(());
+        };
+        let mut probe = full.to_path_buf();
+        loop {
+            if tokio::fs::symlink_metadata(&probe).await.is_ok() {
+                return match tokio::fs::canonicalize(&probe).await {
+                    Ok(real) if real.starts_with(&root) => Ok(()),
+                    _ => Err(outside()),
+                };
+            }
+            if !probe.pop() {
+                return Ok(());
+            }
+        }
     }
 
     fn upload_dir(&self, upload_id: &str) -> Result<PathBuf> {
@@ -105,7 +135,7 @@ impl LocalRepo {
 #[async_trait]
 impl ArtifactRepo for LocalRepo {
     async fn list(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let (rel, full) = self.resolve(path)?;
+        let (rel, full) = self.resolve(path).await?;
         let mut dir = match tokio::fs::read_dir(&full).await {
             Ok(d) => d,
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
@@ -119,6 +149,11 @@ impl ArtifactRepo for LocalRepo {
                 continue;
             };
             if rel.is_empty() && name == MPU_DIR || name.starts_with('.') && name.contains(".part-")
+            {
+                continue;
+            }
+            if entry.file_type().await.is_ok_and(|t| t.is_symlink())
+                && self.confine(&entry.path()).await.is_err()
             {
                 continue;
             }
@@ -144,7 +179,7 @@ impl ArtifactRepo for LocalRepo {
 
     async fn read_from(&self, path: &str, offset: u64) -> Result<ArtifactBody> {
         use tokio::io::AsyncSeekExt;
-        let (rel, full) = self.resolve(path)?;
+        let (rel, full) = self.resolve(path).await?;
         let mut file = tokio::fs::File::open(&full)
             .await
             .map_err(|e| io_err(&rel, e))?;
@@ -167,7 +202,7 @@ impl ArtifactRepo for LocalRepo {
     }
 
     async fn write(&self, path: &str, body: ByteStream) -> Result<u64> {
-        let (rel, full) = self.resolve(path)?;
+        let (rel, full) = self.resolve(path).await?;
         if rel.is_empty() {
             return Err(Error::invalid_param("An artifact path must name a file"));
         }
@@ -184,7 +219,7 @@ impl ArtifactRepo for LocalRepo {
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
-        let (rel, full) = self.resolve(path)?;
+        let (rel, full) = self.resolve(path).await?;
         let meta = tokio::fs::metadata(&full)
             .await
             .map_err(|e| io_err(&rel, e))?;
@@ -200,12 +235,12 @@ impl ArtifactRepo for LocalRepo {
     }
 
     async fn is_dir(&self, path: &str) -> Result<bool> {
-        let (_, full) = self.resolve(path)?;
+        let (_, full) = self.resolve(path).await?;
         Ok(tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_dir()))
     }
 
     async fn create_multipart(&self, path: &str) -> Result<String> {
-        let (rel, _) = self.resolve(path)?;
+        let (rel, _) = self.resolve(path).await?;
         if rel.is_empty() {
             return Err(Error::invalid_param("An artifact path must name a file"));
         }
@@ -231,7 +266,7 @@ impl ArtifactRepo for LocalRepo {
         let target = tokio::fs::read_to_string(dir.join("target"))
             .await
             .map_err(|_| Error::not_found(format!("No multipart upload '{upload_id}'")))?;
-        let (rel, _) = self.resolve(path)?;
+        let (rel, _) = self.resolve(path).await?;
         if target != rel {
             return Err(Error::invalid_param(format!(
                 "Upload '{upload_id}' is for '{target}', not '{rel}'"
@@ -260,7 +295,7 @@ impl ArtifactRepo for LocalRepo {
                 "No multipart upload '{upload_id}'"
             )));
         }
-        let (rel, full) = self.resolve(path)?;
+        let (rel, full) = self.resolve(path).await?;
         let mut sorted = parts.to_vec();
         sorted.sort_by_key(|p| p.part_number);
         let mut files = Vec::new();
@@ -324,6 +359,49 @@ mod tests {
                 .collect(),
         )
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn links_inside_are_followed_and_links_out_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let root = dir.path().join("store");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::fs::write(root.join("real/a.txt"), "a").unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("inner")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("out")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x", root.join("dangling")).unwrap();
+        let repo = LocalRepo::new(&root);
+        assert_eq!(read_all(&repo, "inner/a.txt").await, "a");
+        let refused = |e: Error| {
+            assert!(
+                e.message.contains("outside the artifact directory"),
+                "{}",
+                e.message
+            )
+        };
+        refused(repo.read("out/secret").await.err().unwrap());
+        refused(repo.list("out").await.unwrap_err());
+        refused(repo.write("out/new", body(&["x"])).await.unwrap_err());
+        refused(
+            repo.write("out/deeper/new", body(&["x"]))
+                .await
+                .unwrap_err(),
+        );
+        refused(repo.write("dangling", body(&["x"])).await.unwrap_err());
+        refused(repo.delete("out/secret").await.unwrap_err());
+        refused(repo.create_multipart("out/big").await.unwrap_err());
+        assert!(!std::path::Path::new("/nonexistent/x").exists());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+        let listed: Vec<_> = repo
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(listed, ["inner", "real"]);
     }
 
     #[tokio::test]
