@@ -85,9 +85,16 @@ pub fn migrate(c: &dyn Conn, shown: &str) -> Result<Outcome> {
     let tables = table_names(c)?;
     let has = |t: &str| tables.iter().any(|n| n == t);
     let version = if has("alembic_version_auth") {
-        c.query_opt(&Sql::new("SELECT version_num FROM alembic_version_auth"))?
+        let version = c
+            .query_opt(&Sql::new("SELECT version_num FROM alembic_version_auth"))?
             .map(|r| r.str("version_num"))
-            .transpose()?
+            .transpose()?;
+        if version.is_none() {
+            return Err(Error::invalid_state(format!(
+                "The auth database {shown} has an empty alembic_version_auth: which MLflow auth revision it is at is unknown, and Ferroflow leaves it untouched"
+            )));
+        }
+        version
     } else if has("users") {
         if !has("experiment_permissions") || !has("registered_model_permissions") {
             return Err(Error::invalid_state(format!(
@@ -483,6 +490,30 @@ mod tests {
             .map(|(a, b, c)| (a.into(), b.into(), c.into()))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn an_unknown_revision_is_refused_and_nothing_changes() {
+        let (_dir, c) = sqlite();
+        let c = c.as_ref();
+        c.execute_script("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+            .unwrap();
+        create_version_table(c).unwrap();
+        let err = migrate(c, "db").unwrap_err();
+        assert!(
+            err.message.contains("empty alembic_version_auth"),
+            "{}",
+            err.message
+        );
+        c.execute_script("INSERT INTO alembic_version_auth VALUES ('0123456789ab')")
+            .unwrap();
+        let err = migrate(c, "db").unwrap_err();
+        assert!(
+            err.message.contains("not one of MLflow's"),
+            "{}",
+            err.message
+        );
+        assert_eq!(table_names(c).unwrap().len(), 2);
     }
 
     #[test]
