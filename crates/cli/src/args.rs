@@ -227,6 +227,27 @@ pub struct ModelServeArgs {
     /// Most concurrent requests one worker predicts in one call.
     #[arg(long, default_value_t = 64)]
     pub max_batch: usize,
+
+    #[command(flatten)]
+    pub connections: ConnArgs,
+}
+
+/// How a server bounds its connections (Ferroflow's own; `mlflow server` has none).
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Seconds a client may take to send a request's head, and a kept-alive connection may
+    /// stay idle, before the connection is closed.
+    #[arg(long, env = env::FERROFLOW_HEADER_TIMEOUT, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds a request body may pause before the request fails.
+    #[arg(long, env = env::FERROFLOW_BODY_TIMEOUT, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+
+    /// Connections open at once; beyond them a new one is answered 503 and closed (also
+    /// kept under the open-file limit, which is raised to its maximum at start).
+    #[arg(long, env = env::FERROFLOW_MAX_CONNECTIONS, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 #[derive(Debug, Args)]
@@ -340,6 +361,9 @@ pub struct ServerArgs {
     /// Accepted for compatibility with `mlflow server`; ignored.
     #[arg(long, hide = true)]
     pub dev: bool,
+
+    #[command(flatten)]
+    pub connections: ConnArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

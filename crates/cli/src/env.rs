@@ -39,6 +39,11 @@ pub const MLFLOW_EXPERIMENT_ID: &str = "MLFLOW_EXPERIMENT_ID";
 /// Where ferroflow caches git mirrors and project environments (default ~/.cache/ferroflow).
 pub const FERROFLOW_CACHE_DIR: &str = "FERROFLOW_CACHE_DIR";
 
+/// Connection bounds of `server` and `models serve` (see `ConnArgs`).
+pub const FERROFLOW_HEADER_TIMEOUT: &str = "FERROFLOW_HEADER_TIMEOUT";
+pub const FERROFLOW_BODY_TIMEOUT: &str = "FERROFLOW_BODY_TIMEOUT";
+pub const FERROFLOW_MAX_CONNECTIONS: &str = "FERROFLOW_MAX_CONNECTIONS";
+
 /// Log filter for Ferroflow's own logs (`info`, `debug`, `ferroflow_store=debug`, ...).
 pub const FERROFLOW_LOG: &str = "FERROFLOW_LOG";
 

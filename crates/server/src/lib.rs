@@ -9,6 +9,7 @@ pub mod auth;
 mod error;
 mod graphql;
 mod handlers;
+pub mod listen;
 mod pages;
 pub mod request;
 mod routes;
@@ -19,10 +20,8 @@ pub use error::{ApiError, ApiResult};
 pub use routes::router;
 pub use security::{default_allowed_hosts, x_frame_options};
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use ferroflow_artifacts::ArtifactRepo;
 use ferroflow_core::host_policy::HostPolicy;
 use ferroflow_store::{RegistryStore, TrackingStore};
@@ -89,23 +88,13 @@ impl AppState {
     }
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// Serves until `shutdown` resolves, then drains in-flight requests; connections are bounded
+/// by `limits` (see [`listen`]).
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
+    limits: listen::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
-    // Responses are written as soon as they are ready (no Nagle delay on streamed bodies).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listen::serve(listener, router(state), limits, shutdown).await
 }

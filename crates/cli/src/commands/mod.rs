@@ -83,6 +83,38 @@ pub(crate) async fn listen(host: &str, port: u16) -> Result<(tokio::net::TcpList
 }
 
 /// Resolves on SIGINT or SIGTERM: servers then finish in-flight requests and stop.
+/// A server's connection bounds from its flags. The soft open-file limit is raised to the
+/// hard one first, and the connection cap kept under it with room for the database, the
+/// artifacts and the listener, so a flood of sockets meets a 503, not a failing `accept`.
+pub(crate) fn connection_limits(a: &crate::args::ConnArgs) -> ferroflow_server::listen::Limits {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    const RESERVED: u64 = 256;
+    let files = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                tracing::debug!(from = soft, to = hard, "raised the open-file limit");
+                hard
+            } else {
+                soft
+            }
+        }
+        Err(_) => u64::MAX,
+    };
+    let cap = a.max_connections.min(files.saturating_sub(RESERVED).max(1));
+    if cap < a.max_connections {
+        tracing::warn!(
+            requested = a.max_connections,
+            cap,
+            "--max-connections lowered to fit the open-file limit ({files})"
+        );
+    }
+    ferroflow_server::listen::Limits {
+        header_timeout: std::time::Duration::from_secs(a.header_timeout),
+        body_timeout: std::time::Duration::from_secs(a.body_timeout),
+        max_connections: usize::try_from(cap).unwrap_or(usize::MAX),
+    }
+}
+
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

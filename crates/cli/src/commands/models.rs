@@ -325,10 +325,14 @@ async fn serve(a: ModelServeArgs, p: Printer) -> Result<()> {
             String::new()
         }
     ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(super::shutdown_signal())
-        .await
-        .context("the scoring server stopped with an error")?;
+    ferroflow_server::listen::serve(
+        listener,
+        app,
+        super::connection_limits(&a.connections),
+        super::shutdown_signal(),
+    )
+    .await
+    .context("the scoring server stopped with an error")?;
     Ok(())
 }
 

@@ -198,9 +198,14 @@ pub async fn run(a: ServerArgs, p: Printer) -> Result<()> {
         ferroflow_core::uri::without_password(&backend),
         destination.as_deref().unwrap_or("not served")
     ));
-    ferroflow_server::serve(state, listener, super::shutdown_signal())
-        .await
-        .context("the server stopped with an error")?;
+    ferroflow_server::serve(
+        state,
+        listener,
+        super::connection_limits(&a.connections),
+        super::shutdown_signal(),
+    )
+    .await
+    .context("the server stopped with an error")?;
     p.note("Ferroflow stopped");
     Ok(())
 }
